@@ -1,0 +1,662 @@
+"""The `vfs` fragment: file descriptors, open files, pipes, path lookup, cwd.
+
+Invariants:
+- An ``OpenFile`` is shared by every descriptor that dup/fork made from one open (they
+  share the offset); ``refs`` counts those descriptors. When it drops to 0 the pipe end
+  it holds closes, which may wake blocked readers (EOF).
+- A ``Pipe`` buffers without bound (writes never block: a modeling simplification);
+  reads on an empty pipe with writers left are deferred, not answered, and completed by
+  the next write or the last writer's close.
+- Paths are resolved lexically against the process's cwd (the only symlink is
+  /proc/self/exe, which the vfs answers itself).
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass, field
+
+from . import abi
+from .abi import (AT_FDCWD, FD_CLOEXEC, IOVEC, LOFF, O_ACCMODE, S_IFIFO, S_IFLNK, S_IFMT, STAT64,
+                  STATX, AtFlag, DirentType, FcntlCmd, OpenFlag, pack_dirent64)
+from .ramfs import Inode, RamFs
+from .syscall_table import Fragment
+
+O = OpenFlag
+DEFER = "defer"   # a handler's answer: the reply comes later
+
+
+@dataclass(eq=False)
+class Pipe:
+    ino: int
+    buf: bytearray = field(default_factory=bytearray)
+    readers: int = 0
+    writers: int = 0
+    waiting: list = field(default_factory=list)   # deferred reads: (call, iov list)
+
+
+@dataclass(eq=False)
+class OpenFile:
+    kind: str                  # file | dir | pipe_r | pipe_w | console | null
+    flags: int
+    inode: Inode | None = None
+    pipe: Pipe | None = None
+    path: bytes = b""
+    offset: int = 0
+    refs: int = 1
+
+
+def normalize(path: bytes) -> bytes:
+    parts: list[bytes] = []
+    for part in path.split(b"/"):
+        if part in (b"", b"."):
+            continue
+        if part == b"..":
+            if parts:
+                parts.pop()
+        else:
+            parts.append(part)
+    return b"/" + b"/".join(parts)
+
+
+class Vfs:
+    def __init__(self, system, fs: RamFs, console):
+        self.system = system
+        self.fs = fs
+        self.console = console
+        self._pipe_ino = 1 << 20
+
+    # --- descriptor tables ------------------------------------------------------------
+    def initial_fds(self) -> dict:
+        console = OpenFile("console", O.O_RDWR, self.fs.root.children[b"dev"].children[b"console"],
+                           path=b"/dev/console", refs=3)
+        return {0: [console, False], 1: [console, False], 2: [console, False]}
+
+    def fork_fds(self, fds: dict) -> dict:
+        for f, _ in fds.values():
+            f.refs += 1
+        return {fd: [f, c] for fd, (f, c) in fds.items()}
+
+    def close_all(self, proc) -> None:
+        for fd in sorted(proc.fds):
+            self._close(proc, fd)
+
+    def exec_fds(self, proc) -> None:
+        for fd in [fd for fd, (_, cloexec) in proc.fds.items() if cloexec]:
+            self._close(proc, fd)
+
+    def _file(self, proc, fd: int) -> OpenFile | None:
+        entry = proc.fds.get(fd)
+        return entry[0] if entry else None
+
+    def _install(self, proc, f: OpenFile, cloexec: bool = False, lowest: int = 0) -> int:
+        fd = lowest
+        while fd in proc.fds:
+            fd += 1
+        if fd >= 1024:
+            return -errno.EMFILE
+        proc.fds[fd] = [f, cloexec]
+        return fd
+
+    def _close(self, proc, fd: int) -> int:
+        entry = proc.fds.pop(fd, None)
+        if entry is None:
+            return -errno.EBADF
+        f = entry[0]
+        f.refs -= 1
+        if f.refs == 0 and f.pipe is not None:
+            if f.kind == "pipe_r":
+                f.pipe.readers -= 1
+            else:
+                f.pipe.writers -= 1
+                self._wake_pipe(f.pipe)
+        return 0
+
+    def file_bytes(self, proc, fd: int) -> bytes | None:
+        f = self._file(proc, fd)
+        return bytes(f.inode.data) if f is not None and f.kind == "file" else None
+
+    # --- paths ------------------------------------------------------------------------
+    def _base(self, proc, dirfd: int) -> bytes | int:
+        if dirfd == AT_FDCWD or dirfd == (AT_FDCWD & 0xFFFFFFFF):
+            return proc.cwd
+        f = self._file(proc, dirfd)
+        if f is None:
+            return -errno.EBADF
+        if f.kind != "dir":
+            return -errno.ENOTDIR
+        return f.path
+
+    def _path(self, call, dirfd: int, address: int) -> bytes | int:
+        raw = self.system.pager.read_cstring(call.proc, address)
+        if raw is None:
+            return -errno.EFAULT
+        if not raw:
+            return -errno.ENOENT
+        if raw.startswith(b"/"):
+            return normalize(raw)
+        base = self._base(call.proc, dirfd)
+        return base if isinstance(base, int) else normalize(base + b"/" + raw)
+
+    def lookup(self, proc, path: bytes, follow: bool = True) -> Inode | int:
+        if path == b"/proc/self/exe":
+            if not follow:
+                return Inode(0, S_IFLNK | 0o777, target=proc.exe_path)
+            path = proc.exe_path
+        node = self.fs.root
+        for part in path.strip(b"/").split(b"/"):
+            if not part:
+                continue
+            if not node.is_dir:
+                return -errno.ENOTDIR
+            node = node.children.get(part)
+            if node is None:
+                return -errno.ENOENT
+        return node
+
+    def _parent(self, proc, path: bytes) -> tuple[Inode, bytes] | int:
+        directory, _, name = path.rpartition(b"/")
+        parent = self.lookup(proc, directory or b"/")
+        if isinstance(parent, int):
+            return parent
+        if not parent.is_dir:
+            return -errno.ENOTDIR
+        if not name:
+            return -errno.EEXIST
+        return parent, name
+
+    # --- the handler table --------------------------------------------------------------
+    def handlers(self):
+        return {
+            "read": self.sys_read, "write": self.sys_write, "readv": self.sys_readv,
+            "writev": self.sys_writev, "open": self.sys_open, "openat": self.sys_openat,
+            "close": self.sys_close, "lseek": self.sys_lseek, "_llseek": self.sys_llseek,
+            "dup": self.sys_dup, "dup2": self.sys_dup2, "dup3": self.sys_dup3,
+            "pipe": self.sys_pipe, "pipe2": self.sys_pipe2, "fcntl64": self.sys_fcntl64,
+            "ioctl": self.sys_ioctl, "umask": self.sys_umask, "chdir": self.sys_chdir,
+            "getcwd": self.sys_getcwd, "stat64": self.sys_stat64, "lstat64": self.sys_lstat64,
+            "fstat64": self.sys_fstat64, "fstatat64": self.sys_fstatat64, "statx": self.sys_statx,
+            "getdents64": self.sys_getdents64, "mkdir": self.sys_mkdir, "mkdirat": self.sys_mkdirat,
+            "rmdir": self.sys_rmdir, "unlink": self.sys_unlink, "unlinkat": self.sys_unlinkat,
+            "rename": self.sys_rename, "renameat": self.sys_renameat, "renameat2": self.sys_renameat2,
+            "access": self.sys_access, "faccessat": self.sys_faccessat,
+            "faccessat2": self.sys_faccessat, "readlink": self.sys_readlink,
+            "readlinkat": self.sys_readlinkat, "poll": self.sys_poll, "ppoll": self.sys_ppoll,
+            "ppoll_time64": self.sys_ppoll,
+        }
+
+    # --- read / write -------------------------------------------------------------------
+    def _iov(self, call, address: int, count: int) -> list[tuple[int, int]] | None:
+        raw = self.system.pager.read(call.proc, address, IOVEC.size * count)
+        if raw is None:
+            return None
+        return [IOVEC.unpack_from(raw, i * IOVEC.size) for i in range(count)]
+
+    def sys_read(self, call, fd, buf, count, *_):
+        return self._readv(call, fd, [(buf, count)])
+
+    def sys_readv(self, call, fd, iov, iovcnt, *_):
+        vec = self._iov(call, iov, iovcnt)
+        return -errno.EFAULT if vec is None else self._readv(call, fd, vec)
+
+    def _readv(self, call, fd, vec):
+        f = self._file(call.proc, fd)
+        if f is None or f.flags & O_ACCMODE == O.O_WRONLY and f.kind != "console":
+            return -errno.EBADF
+        total = sum(n for _, n in vec)
+        if f.kind == "dir":
+            return -errno.EISDIR
+        if f.kind == "null":
+            return 0
+        if f.kind == "console":
+            if not self.console.ready():
+                self.console.readers.append((call, vec))
+                return DEFER
+            return self._scatter(call, vec, self.console.read(total))
+        if f.kind == "pipe_r":
+            pipe = f.pipe
+            if not pipe.buf and pipe.writers:
+                if f.flags & O.O_NONBLOCK:
+                    return -errno.EAGAIN
+                pipe.waiting.append((call, vec))
+                return DEFER
+            data = bytes(pipe.buf[:total])
+            del pipe.buf[:total]
+            return self._scatter(call, vec, data)
+        data = bytes(f.inode.data[f.offset:f.offset + total])
+        result = self._scatter(call, vec, data)
+        if result > 0:
+            f.offset += result
+        return result
+
+    def _scatter(self, call, vec, data: bytes) -> int:
+        done = 0
+        for address, length in vec:
+            piece = data[done:done + length]
+            if piece and not self.system.pager.write(call.proc, address, piece):
+                return done or -errno.EFAULT
+            done += len(piece)
+            if done >= len(data):
+                break
+        return done
+
+    def _wake_pipe(self, pipe: Pipe) -> None:
+        while pipe.waiting and (pipe.buf or not pipe.writers):
+            call, vec = pipe.waiting.pop(0)
+            if not call.proc.alive:
+                continue
+            total = sum(n for _, n in vec)
+            data = bytes(pipe.buf[:total])
+            del pipe.buf[:total]
+            self.system.finish(call, self._scatter(call, vec, data))
+
+    def wake_console(self) -> None:
+        while self.console.readers and self.console.ready():
+            call, vec = self.console.readers.pop(0)
+            if call.proc.alive:
+                total = sum(n for _, n in vec)
+                self.system.finish(call, self._scatter(call, vec, self.console.read(total)))
+
+    def sys_write(self, call, fd, buf, count, *_):
+        return self._writev(call, fd, [(buf, count)])
+
+    def sys_writev(self, call, fd, iov, iovcnt, *_):
+        vec = self._iov(call, iov, iovcnt)
+        return -errno.EFAULT if vec is None else self._writev(call, fd, vec)
+
+    def _writev(self, call, fd, vec):
+        f = self._file(call.proc, fd)
+        if f is None or f.flags & O_ACCMODE == abi.O_RDONLY and f.kind not in ("console", "null"):
+            return -errno.EBADF
+        data = bytearray()
+        for address, length in vec:
+            piece = self.system.pager.read(call.proc, address, length)
+            if piece is None:
+                if not data:
+                    return -errno.EFAULT
+                break
+            data += piece
+        if f.kind == "console":
+            return self.console.write(bytes(data))
+        if f.kind == "null":
+            return len(data)
+        if f.kind == "pipe_w":
+            if not f.pipe.readers:
+                self.system.process.signal(call.proc, abi.Signal.SIGPIPE)
+                return -errno.EPIPE
+            f.pipe.buf += data
+            self._wake_pipe(f.pipe)
+            return len(data)
+        if f.kind == "dir":
+            return -errno.EISDIR
+        inode = f.inode
+        if f.flags & O.O_APPEND:
+            f.offset = len(inode.data)
+        end = f.offset + len(data)
+        if len(inode.data) < f.offset:
+            inode.data += bytes(f.offset - len(inode.data))
+        inode.data[f.offset:end] = data
+        f.offset = end
+        return len(data)
+
+    # --- open / close -------------------------------------------------------------------
+    def sys_open(self, call, path, flags, mode, *_):
+        return self.sys_openat(call, AT_FDCWD, path, flags, mode)
+
+    def sys_openat(self, call, dirfd, path_addr, flags, mode, *_):
+        path = self._path(call, dirfd, path_addr)
+        if isinstance(path, int):
+            return path
+        proc = call.proc
+        inode = self.lookup(proc, path)
+        if isinstance(inode, int):
+            if inode != -errno.ENOENT or not flags & O.O_CREAT:
+                return inode
+            parent = self._parent(proc, path)
+            if isinstance(parent, int):
+                return parent
+            inode = self.fs.new(abi.S_IFREG | (mode & 0o7777 & ~proc.umask))
+            self.fs.link(parent[0], parent[1], inode)
+        elif flags & O.O_CREAT and flags & O.O_EXCL:
+            return -errno.EEXIST
+        if flags & O.O_DIRECTORY and not inode.is_dir:
+            return -errno.ENOTDIR
+        if inode.is_dir:
+            if flags & O_ACCMODE != abi.O_RDONLY:
+                return -errno.EISDIR
+            kind = "dir"
+        elif inode.mode & S_IFMT == abi.S_IFCHR:
+            kind = inode.device
+        else:
+            kind = "file"
+            if flags & O.O_TRUNC and flags & O_ACCMODE:
+                inode.data.clear()
+        f = OpenFile(kind, flags & ~(O.O_CREAT | O.O_EXCL | O.O_TRUNC | O.O_CLOEXEC), inode, path=path)
+        return self._install(proc, f, bool(flags & O.O_CLOEXEC))
+
+    def sys_close(self, call, fd, *_):
+        return self._close(call.proc, fd)
+
+    def _seek(self, f: OpenFile, offset: int, whence: int) -> int:
+        if f.kind not in ("file", "dir"):
+            return -errno.ESPIPE
+        base = {0: 0, 1: f.offset, 2: len(f.inode.data) if f.kind == "file" else 0}.get(whence)
+        if base is None or base + offset < 0:
+            return -errno.EINVAL
+        f.offset = base + offset
+        return f.offset
+
+    def sys_lseek(self, call, fd, offset, whence, *_):
+        f = self._file(call.proc, fd)
+        if f is None:
+            return -errno.EBADF
+        return self._seek(f, offset - (1 << 32) if offset & 0x80000000 else offset, whence)
+
+    def sys_llseek(self, call, fd, high, low, result, whence, *_):
+        f = self._file(call.proc, fd)
+        if f is None:
+            return -errno.EBADF
+        offset = (high << 32) | low
+        if offset & (1 << 63):
+            offset -= 1 << 64
+        pos = self._seek(f, offset, whence)
+        if pos < 0:
+            return pos
+        return 0 if self.system.pager.write(call.proc, result, LOFF.pack(pos)) else -errno.EFAULT
+
+    # --- descriptors --------------------------------------------------------------------
+    def sys_dup(self, call, fd, *_):
+        f = self._file(call.proc, fd)
+        if f is None:
+            return -errno.EBADF
+        f.refs += 1
+        return self._install(call.proc, f)
+
+    def sys_dup2(self, call, old, new, *_):
+        f = self._file(call.proc, old)
+        if f is None:
+            return -errno.EBADF
+        if old == new:
+            return new
+        return self._dup_to(call.proc, f, new, False)
+
+    def sys_dup3(self, call, old, new, flags, *_):
+        f = self._file(call.proc, old)
+        if f is None:
+            return -errno.EBADF
+        if old == new:
+            return -errno.EINVAL
+        return self._dup_to(call.proc, f, new, bool(flags & O.O_CLOEXEC))
+
+    def _dup_to(self, proc, f, new, cloexec):
+        if new >= 1024:
+            return -errno.EBADF
+        f.refs += 1
+        self._close(proc, new)
+        proc.fds[new] = [f, cloexec]
+        return new
+
+    def sys_pipe(self, call, fds, *_):
+        return self.sys_pipe2(call, fds, 0)
+
+    def sys_pipe2(self, call, address, flags, *_):
+        pipe = Pipe(self._pipe_ino, readers=1, writers=1)
+        self._pipe_ino += 1
+        cloexec = bool(flags & O.O_CLOEXEC)
+        extra = flags & O.O_NONBLOCK
+        r = self._install(call.proc, OpenFile("pipe_r", abi.O_RDONLY | extra, pipe=pipe), cloexec)
+        w = self._install(call.proc, OpenFile("pipe_w", O.O_WRONLY | extra, pipe=pipe), cloexec)
+        if not self.system.pager.write(call.proc, address, abi.FD_PAIR.pack(r, w)):
+            self._close(call.proc, r)
+            self._close(call.proc, w)
+            return -errno.EFAULT
+        return 0
+
+    def sys_fcntl64(self, call, fd, cmd, arg, *_):
+        entry = call.proc.fds.get(fd)
+        if entry is None:
+            return -errno.EBADF
+        f = entry[0]
+        if cmd in (FcntlCmd.F_DUPFD, FcntlCmd.F_DUPFD_CLOEXEC):
+            f.refs += 1
+            return self._install(call.proc, f, cmd == FcntlCmd.F_DUPFD_CLOEXEC, arg)
+        if cmd == FcntlCmd.F_GETFD:
+            return FD_CLOEXEC if entry[1] else 0
+        if cmd == FcntlCmd.F_SETFD:
+            entry[1] = bool(arg & FD_CLOEXEC)
+            return 0
+        if cmd == FcntlCmd.F_GETFL:
+            return f.flags | O.O_LARGEFILE
+        if cmd == FcntlCmd.F_SETFL:
+            keep = O.O_APPEND | O.O_NONBLOCK
+            f.flags = (f.flags & ~keep) | (arg & keep)
+            return 0
+        return -errno.EINVAL
+
+    def sys_ioctl(self, call, fd, request, argp, *_):
+        f = self._file(call.proc, fd)
+        if f is None:
+            return -errno.EBADF
+        if f.kind != "console":
+            return -errno.ENOTTY
+        pager, proc = self.system.pager, call.proc
+        return self.console.ioctl(request, (lambda n: pager.read(proc, argp, n),
+                                            lambda data: pager.write(proc, argp, data)))
+
+    def sys_poll(self, call, fds, nfds, timeout, *_):
+        return self._poll(call, fds, nfds)
+
+    def sys_ppoll(self, call, fds, nfds, *_):
+        return self._poll(call, fds, nfds)
+
+    def _poll(self, call, address, nfds):
+        pager, size = self.system.pager, abi.POLLFD.size
+        raw = pager.read(call.proc, address, size * nfds)
+        if raw is None:
+            return -errno.EFAULT
+        out, ready = bytearray(), 0
+        for i in range(nfds):
+            fd, events, _ = abi.POLLFD.unpack_from(raw, i * size)
+            revents = (events & 0x5) if fd in call.proc.fds else 0x20  # POLLIN|POLLOUT / NVAL
+            ready += bool(revents)
+            out += abi.POLLFD.pack(fd, events, revents)
+        pager.write(call.proc, address, bytes(out))
+        return ready
+
+    # --- the cwd and the umask ----------------------------------------------------------
+    def sys_umask(self, call, mask, *_):
+        old, call.proc.umask = call.proc.umask, mask & 0o777
+        return old
+
+    def sys_chdir(self, call, path_addr, *_):
+        path = self._path(call, AT_FDCWD, path_addr)
+        if isinstance(path, int):
+            return path
+        inode = self.lookup(call.proc, path)
+        if isinstance(inode, int):
+            return inode
+        if not inode.is_dir:
+            return -errno.ENOTDIR
+        call.proc.cwd = path
+        return 0
+
+    def sys_getcwd(self, call, buf, size, *_):
+        cwd = call.proc.cwd + b"\0"
+        if size < len(cwd):
+            return -errno.ERANGE
+        return len(cwd) if self.system.pager.write(call.proc, buf, cwd) else -errno.EFAULT
+
+    # --- metadata -----------------------------------------------------------------------
+    def _stat_of(self, call, dirfd, path_addr, flags) -> Inode | int:
+        if flags & AtFlag.AT_EMPTY_PATH:
+            raw = self.system.pager.read_cstring(call.proc, path_addr)
+            if raw == b"":
+                f = self._file(call.proc, dirfd)
+                return -errno.EBADF if f is None else self._inode_of(f)
+        path = self._path(call, dirfd, path_addr)
+        if isinstance(path, int):
+            return path
+        return self.lookup(call.proc, path, follow=not flags & AtFlag.AT_SYMLINK_NOFOLLOW)
+
+    @staticmethod
+    def _inode_of(f: OpenFile) -> Inode:
+        if f.pipe is not None:
+            return Inode(f.pipe.ino, S_IFIFO | 0o600)
+        return f.inode
+
+    def _put_stat64(self, call, inode, address):
+        t = self.system.process.seconds()
+        blocks = (inode.size + 511) // 512
+        rdev = 0x0501 if inode.device == "console" else 0x0103 if inode.device == "null" else 0
+        data = STAT64.pack(1, inode.ino & 0xFFFFFFFF, inode.mode, inode.nlink, 0, 0, rdev,
+                           inode.size, 4096, blocks, t, 0, t, 0, t, 0, inode.ino)
+        return 0 if self.system.pager.write(call.proc, address, data) else -errno.EFAULT
+
+    def sys_stat64(self, call, path, buf, *_):
+        return self.sys_fstatat64(call, AT_FDCWD, path, buf, 0)
+
+    def sys_lstat64(self, call, path, buf, *_):
+        return self.sys_fstatat64(call, AT_FDCWD, path, buf, AtFlag.AT_SYMLINK_NOFOLLOW)
+
+    def sys_fstat64(self, call, fd, buf, *_):
+        f = self._file(call.proc, fd)
+        return -errno.EBADF if f is None else self._put_stat64(call, self._inode_of(f), buf)
+
+    def sys_fstatat64(self, call, dirfd, path, buf, flags, *_):
+        inode = self._stat_of(call, dirfd, path, flags)
+        return inode if isinstance(inode, int) else self._put_stat64(call, inode, buf)
+
+    def sys_statx(self, call, dirfd, path, flags, mask, buf, *_):
+        inode = self._stat_of(call, dirfd, path, flags)
+        if isinstance(inode, int):
+            return inode
+        t = self.system.process.seconds()
+        ts = (t, 0, 0) * 4
+        rmaj = 5 if inode.device == "console" else 1 if inode.device == "null" else 0
+        rmin = 1 if inode.device == "console" else 3 if inode.device == "null" else 0
+        data = STATX.pack(0x7FF, 4096, 0, inode.nlink, 0, 0, inode.mode, 0, inode.ino, inode.size,
+                          (inode.size + 511) // 512, 0, *ts, rmaj, rmin, 0, 1, 0, 0, 0)
+        return 0 if self.system.pager.write(call.proc, buf, data) else -errno.EFAULT
+
+    def sys_getdents64(self, call, fd, dirp, count, *_):
+        f = self._file(call.proc, fd)
+        if f is None:
+            return -errno.EBADF
+        if f.kind != "dir":
+            return -errno.ENOTDIR
+        inode = f.inode
+        entries = [(inode.ino, DirentType.DT_DIR, b"."), (inode.parent.ino, DirentType.DT_DIR, b"..")]
+        entries += [(c.ino, (c.mode & S_IFMT) >> 12, name) for name, c in inode.children.items()]
+        out = bytearray()
+        while f.offset < len(entries):
+            ino, dtype, name = entries[f.offset]
+            record = pack_dirent64(ino, f.offset + 1, dtype, name)
+            if len(out) + len(record) > count:
+                if not out:
+                    return -errno.EINVAL
+                break
+            out += record
+            f.offset += 1
+        return len(out) if self.system.pager.write(call.proc, dirp, bytes(out)) else -errno.EFAULT
+
+    # --- the namespace ------------------------------------------------------------------
+    def sys_mkdir(self, call, path, mode, *_):
+        return self.sys_mkdirat(call, AT_FDCWD, path, mode)
+
+    def sys_mkdirat(self, call, dirfd, path_addr, mode, *_):
+        path = self._path(call, dirfd, path_addr)
+        if isinstance(path, int):
+            return path
+        parent = self._parent(call.proc, path)
+        if isinstance(parent, int):
+            return parent
+        if parent[1] in parent[0].children:
+            return -errno.EEXIST
+        node = self.fs.new(abi.S_IFDIR | (mode & 0o7777 & ~call.proc.umask), nlink=2)
+        self.fs.link(parent[0], parent[1], node)
+        return 0
+
+    def sys_rmdir(self, call, path, *_):
+        return self.sys_unlinkat(call, AT_FDCWD, path, AtFlag.AT_REMOVEDIR)
+
+    def sys_unlink(self, call, path, *_):
+        return self.sys_unlinkat(call, AT_FDCWD, path, 0)
+
+    def sys_unlinkat(self, call, dirfd, path_addr, flags, *_):
+        path = self._path(call, dirfd, path_addr)
+        if isinstance(path, int):
+            return path
+        inode = self.lookup(call.proc, path, follow=False)
+        if isinstance(inode, int):
+            return inode
+        if path == b"/":
+            return -errno.EBUSY
+        parent, name = self._parent(call.proc, path)
+        if flags & AtFlag.AT_REMOVEDIR:
+            if not inode.is_dir:
+                return -errno.ENOTDIR
+            if inode.children:
+                return -errno.ENOTEMPTY
+        elif inode.is_dir:
+            return -errno.EISDIR
+        self.fs.unlink(parent, name)
+        return 0
+
+    def sys_rename(self, call, old, new, *_):
+        return self.sys_renameat2(call, AT_FDCWD, old, AT_FDCWD, new, 0)
+
+    def sys_renameat(self, call, olddir, old, newdir, new, *_):
+        return self.sys_renameat2(call, olddir, old, newdir, new, 0)
+
+    def sys_renameat2(self, call, olddir, old_addr, newdir, new_addr, flags, *_):
+        old, new = self._path(call, olddir, old_addr), self._path(call, newdir, new_addr)
+        for p in (old, new):
+            if isinstance(p, int):
+                return p
+        inode = self.lookup(call.proc, old, follow=False)
+        if isinstance(inode, int):
+            return inode
+        target = self._parent(call.proc, new)
+        if isinstance(target, int):
+            return target
+        existing = target[0].children.get(target[1])
+        if existing is inode:
+            return 0
+        if existing is not None:
+            if existing.is_dir and (not inode.is_dir or existing.children):
+                return -errno.EISDIR if not inode.is_dir else -errno.ENOTEMPTY
+            self.fs.unlink(target[0], target[1])
+        source, name = self._parent(call.proc, old)
+        self.fs.unlink(source, name)
+        if not inode.is_dir:
+            inode.nlink += 1
+        self.fs.link(target[0], target[1], inode)
+        return 0
+
+    def sys_access(self, call, path, mode, *_):
+        return self.sys_faccessat(call, AT_FDCWD, path, mode)
+
+    def sys_faccessat(self, call, dirfd, path_addr, mode, *_):
+        path = self._path(call, dirfd, path_addr)
+        if isinstance(path, int):
+            return path
+        inode = self.lookup(call.proc, path)
+        return inode if isinstance(inode, int) else 0
+
+    def sys_readlink(self, call, path, buf, size, *_):
+        return self.sys_readlinkat(call, AT_FDCWD, path, buf, size)
+
+    def sys_readlinkat(self, call, dirfd, path_addr, buf, size, *_):
+        path = self._path(call, dirfd, path_addr)
+        if isinstance(path, int):
+            return path
+        inode = self.lookup(call.proc, path, follow=False)
+        if isinstance(inode, int):
+            return inode
+        if not inode.is_link:
+            return -errno.EINVAL
+        data = inode.target[:size]
+        return len(data) if self.system.pager.write(call.proc, buf, data) else -errno.EFAULT
+
+
+FRAGMENT = Fragment.VFS

@@ -1,0 +1,142 @@
+"""Per-core scheduling: fixed priorities, round robin within a priority, time slices.
+
+Invariants (only this module changes ``Core.current`` and the run queues):
+- A thread is in at most one place: the ``current`` of its core, or one run queue, or
+  neither (blocked, inactive, dead).
+- ``ready_at`` delays a thread woken from another core by the IPI cost: its core does not
+  run it before that modeled time.
+- IPC donates: a thread woken by a partner on the same core goes to the head of its queue
+  and inherits the partner's remaining time slice (Fiasco's direct switch, l4-facts §1.7).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from . import trace as T
+from .objects import Thread, ThreadState
+
+if TYPE_CHECKING:
+    from .machine import Machine
+
+MAX_PRIO = 255
+
+
+@dataclass
+class Core:
+    index: int
+    now: int = 0                              # modeled cycles
+    current: Thread | None = None
+    runq: dict[int, deque] = field(default_factory=dict)
+    last_task: object = None                  # for address-space switch costs
+    instructions: int = 0
+    switches: int = 0
+    space_switches: int = 0
+
+    def queued(self) -> list[Thread]:
+        return [t for prio in sorted(self.runq, reverse=True) for t in self.runq[prio]]
+
+    def has_work(self) -> bool:
+        return self.current is not None or any(self.runq.values())
+
+
+class Scheduler:
+    def __init__(self, machine: "Machine", time_slice: int):
+        self.machine = machine
+        self.time_slice = time_slice
+
+    def _core(self, thread: Thread) -> Core:
+        return self.machine.cores[thread.core]
+
+    def enqueue(self, thread: Thread, front: bool = False) -> None:
+        queue = self._core(thread).runq.setdefault(thread.prio, deque())
+        if thread not in queue:
+            queue.appendleft(thread) if front else queue.append(thread)
+
+    def remove(self, thread: Thread) -> None:
+        core = self._core(thread)
+        if core.current is thread:
+            core.current = None
+        queue = core.runq.get(thread.prio)
+        if queue and thread in queue:
+            queue.remove(thread)
+
+    def block(self, thread: Thread) -> None:
+        """``thread`` stopped running (its state says why)."""
+        self.remove(thread)
+
+    def wake(self, thread: Thread, woken_by: Thread | None) -> None:
+        core = self._core(thread)
+        if core.current is thread:
+            thread.state = ThreadState.RUNNING
+            return
+        thread.state = ThreadState.READY
+        if woken_by is not None and woken_by.core != thread.core:
+            waker_now = self.machine.cores[woken_by.core].now
+            thread.ready_at = waker_now + self.machine.kernel.costs.ipi.cycles
+            self.machine.ipis += 1
+        donate = woken_by is not None and woken_by.core == thread.core
+        if donate:
+            thread.quantum_left = max(woken_by.quantum_left, 1)
+        self.enqueue(thread, front=donate)
+
+    def start(self, thread: Thread) -> None:
+        thread.quantum_left = self.time_slice
+        thread.state = ThreadState.READY
+        self.enqueue(thread)
+
+    def pick(self, core: Core) -> Thread | None:
+        """Make the highest-priority ready thread current (round robin within a priority)."""
+        if core.current is not None:
+            return core.current
+        for prio in sorted(core.runq, reverse=True):
+            queue = core.runq[prio]
+            if queue:
+                thread = queue.popleft()
+                self._switch_to(core, thread)
+                return thread
+        return None
+
+    def _switch_to(self, core: Core, thread: Thread) -> None:
+        costs = self.machine.kernel.costs
+        core.now = max(core.now, thread.ready_at)
+        core.now += costs.context_switch.cycles
+        core.switches += 1
+        space_switch = core.last_task is not thread.task
+        if space_switch:
+            core.now += costs.address_space_switch.cycles
+            core.space_switches += 1
+        self.machine.kernel.emit(T.SCHEDULE, thread=thread, to=thread.name,
+                                 space_switch=space_switch)
+        core.last_task = thread.task
+        core.current = thread
+        thread.state = ThreadState.RUNNING
+        if thread.quantum_left <= 0:
+            thread.quantum_left = self.time_slice
+
+    def expire(self, core: Core) -> None:
+        """The current thread used its slice: round robin if anyone else of its priority
+        or higher is ready."""
+        thread = core.current
+        thread.quantum_left = self.time_slice
+        if any(q for p, q in core.runq.items() if p >= thread.prio):
+            core.current = None
+            thread.state = ThreadState.READY
+            self.enqueue(thread)
+
+    def migrate(self, thread: Thread, core_index: int) -> None:
+        """Move a thread to another core; it keeps its state."""
+        if thread.core == core_index:
+            return
+        old = thread.core
+        was_current = self._core(thread).current is thread
+        queued = thread.state in (ThreadState.READY, ThreadState.RUNNING)
+        self.remove(thread)
+        thread.core = core_index
+        thread.ready_at = self.machine.cores[old].now + self.machine.kernel.costs.ipi.cycles
+        if queued or was_current:
+            thread.state = ThreadState.READY
+            self.enqueue(thread)
+        self.machine.kernel.emit(T.MIGRATE, thread=thread, from_core=old, to_core=core_index)

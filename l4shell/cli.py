@@ -1,0 +1,137 @@
+"""The command line: ``l4shell run …`` (more subcommands join the same parser).
+
+``run`` boots the monolithic Linux personality on a fresh machine, places the host
+program in the model's /bin, runs it with the user's stdin/stdout through the UART and
+exits with its status (128 + signal when killed). Without options it prints nothing of
+its own. Errors of the user's making (a missing file, a file that is not a static ARM
+executable) are one line on stderr and exit status 126/127, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from fragments.linux.elf import ExecFormatError
+from fragments.linux.system import boot_linux
+from kernel_model.machine import Machine
+
+DEFAULT_ENV = ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]
+DEMOS = Path(__file__).resolve().parent.parent / "demos" / "arm"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="l4shell", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a static ARM Linux program on the model")
+    run.add_argument("--composition", default="monolithic", help="composition name (monolithic)")
+    run.add_argument("--cores", type=int, default=1)
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--trace", metavar="FILE.jsonl", help="write the event trace")
+    run.add_argument("--stats", action="store_true", help="print statistics on stderr")
+    run.add_argument("--strace", action="store_true", help="print syscalls on stderr")
+    run.add_argument("--add", action="append", default=[], metavar="HOST:PATH",
+                     help="place a host file in the model at PATH")
+    run.add_argument("program")
+    run.add_argument("args", nargs=argparse.REMAINDER)
+    run.set_defaults(handler=cmd_run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+def _error(message: str, status: int) -> int:
+    print(f"l4shell: {message}", file=sys.stderr)
+    return status
+
+
+def _stdin_bytes() -> bytes:
+    try:
+        if sys.stdin is None or sys.stdin.isatty():
+            return b""
+        return sys.stdin.buffer.read()
+    except (AttributeError, OSError, ValueError):
+        return b""
+
+
+def cmd_run(args) -> int:
+    try:
+        program = Path(args.program).read_bytes()
+    except OSError as error:
+        return _error(f"{args.program}: {error.strerror}", 127)
+    adds = []
+    for spec in args.add:
+        host, sep, path = spec.rpartition(":")
+        if not sep or not path.startswith("/"):
+            return _error(f"--add {spec}: expected HOST:/PATH", 2)
+        try:
+            adds.append((path, Path(host).read_bytes()))
+        except OSError as error:
+            return _error(f"--add {host}: {error.strerror}", 127)
+    try:
+        machine = Machine(cores=args.cores, seed=args.seed)
+    except ValueError as error:
+        return _error(str(error), 2)
+    out = sys.stdout.buffer
+
+    def sink(data: bytes) -> None:
+        out.write(data)
+        out.flush()
+    machine.uart.sink = sink
+    try:
+        system = boot_linux(machine, args.composition, is_tty=out.isatty())
+    except ValueError as error:
+        return _error(str(error), 2)
+    name = os.path.basename(args.program)
+    hello = DEMOS / "hello"
+    if hello.exists():
+        system.fs.add_file(b"/bin/hello", hello.read_bytes())
+    system.fs.add_file(f"/bin/{name}".encode(), program)
+    for path, data in adds:
+        system.fs.add_file(path.encode(), data)
+    if args.strace:
+        system.strace = lambda pid, line: print(f"[{pid}] {line}", file=sys.stderr, flush=True)
+    machine.uart.feed(_stdin_bytes())
+    machine.uart.feed(b"")
+    try:
+        pid = system.spawn(f"/bin/{name}", [args.program] + args.args, DEFAULT_ENV)
+    except ExecFormatError as error:
+        return _error(f"{args.program}: cannot execute: {error}", 126)
+    machine.run()
+    for crash in machine.crashes:
+        print(f"l4shell: model error: {crash}", file=sys.stderr)
+    for note in system.notes:
+        if args.strace:
+            print(f"l4shell: {note}", file=sys.stderr)
+    if args.trace:
+        machine.trace.write_jsonl(args.trace)
+    if args.stats:
+        print_stats(machine, sys.stderr)
+    status = system.exit_status(pid)
+    if status is None:
+        return _error(f"{name} did not finish (blocked with nothing left to run)", 124)
+    return 128 + (status & 0x7F) if status & 0x7F else (status >> 8) & 0xFF
+
+
+def print_stats(machine, stream) -> None:
+    c = machine.trace.counters
+    rows = [("instructions", machine.instructions()), ("modeled cycles", machine.modeled_time()),
+            ("IPC messages", c.kinds["ipc-send"]), ("IPC replies", c.kinds["ipc-reply"]),
+            ("IRQs", c.kinds["irq"]), ("context switches", c.kinds["schedule"]),
+            ("syscalls", sum(c.syscalls.values())), ("page faults", sum(c.faults.values()))]
+    rows += [(f"  page faults ({kind})", n) for kind, n in sorted(c.faults.items())]
+    rows += [(f"  syscall {name}", n) for name, n in sorted(c.syscalls.items(), key=lambda x: (-x[1], x[0]))]
+    for i, core in enumerate(machine.cores):
+        rows.append((f"core {i} instructions", core.instructions))
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value:>14,}", file=stream)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
