@@ -129,7 +129,8 @@ class Kernel:
         """Copy a capability as a child of the source's (rights ANDed). False if the source
         slot is empty or no right would remain."""
         node = src.caps.lookup(src_slot)
-        if node is None or not 0 <= dst_slot < CAP_SLOTS:
+        if (node is None or not 0 <= dst_slot < CAP_SLOTS
+                or _is_ancestor(dst.caps.lookup(dst_slot), node)):
             return False
         self.drop_slot(dst, dst_slot)
         child = mapdb.derive(node, dst.caps, dst_slot, rights)
@@ -186,8 +187,8 @@ class Kernel:
             if node is None:
                 continue
             dvpn = ((dst_addr + i * PAGE_SIZE) & 0xFFFFFFFF) >> PAGE_SHIFT
-            if dst.space.pages.get(dvpn) is node:
-                continue
+            if _is_ancestor(dst.space.pages.get(dvpn), node):
+                continue  # replacing the source's own ancestor would destroy the source
             self._clear_page(dst, dvpn)
             new = (mapdb.grant if grant else mapdb.derive)(node, dst.space, dvpn, rights)
             if new is not None:
@@ -269,6 +270,15 @@ class Kernel:
 
     def live_threads(self) -> Iterator[Thread]:
         return (t for t in self.threads if t.alive)
+
+
+def _is_ancestor(candidate: mapdb.MapNode | None, node: mapdb.MapNode) -> bool:
+    """True if ``candidate`` is ``node`` or one of its ancestors."""
+    while node is not None:
+        if node is candidate:
+            return True
+        node = node.parent
+    return False
 
 
 __all__ = ["Kernel", "MemoryFault", "SLOT_TASK", "SLOT_FACTORY", "SLOT_THREAD", "SLOT_PAGER",

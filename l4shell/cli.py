@@ -50,11 +50,16 @@ def _error(message: str, status: int) -> int:
     return status
 
 
+def _interactive() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
 def _stdin_bytes() -> bytes:
     try:
-        if sys.stdin is None or sys.stdin.isatty():
-            return b""
-        return sys.stdin.buffer.read()
+        return b"" if sys.stdin is None else sys.stdin.buffer.read()
     except (AttributeError, OSError, ValueError):
         return b""
 
@@ -87,6 +92,13 @@ def cmd_run(args) -> int:
         system = boot_linux(machine, args.composition, is_tty=out.isatty())
     except ValueError as error:
         return _error(str(error), 2)
+    err = sys.stderr.buffer
+
+    def err_sink(data: bytes) -> None:
+        sys.stdout.flush()
+        err.write(data)
+        err.flush()
+    system.console.err_sink = err_sink
     name = os.path.basename(args.program)
     hello = DEMOS / "hello"
     if hello.exists():
@@ -96,13 +108,22 @@ def cmd_run(args) -> int:
         system.fs.add_file(path.encode(), data)
     if args.strace:
         system.strace = lambda pid, line: print(f"[{pid}] {line}", file=sys.stderr, flush=True)
-    machine.uart.feed(_stdin_bytes())
-    machine.uart.feed(b"")
+    interactive = _interactive()
+    if not interactive:  # a pipe or file: all of it, then end of input
+        machine.uart.feed(_stdin_bytes())
+        machine.uart.feed(b"")
     try:
         pid = system.spawn(f"/bin/{name}", [args.program] + args.args, DEFAULT_ENV)
     except ExecFormatError as error:
         return _error(f"{args.program}: cannot execute: {error}", 126)
     machine.run()
+    while interactive and system.waiting_for_input():  # a terminal: a line at a time
+        try:
+            data = os.read(0, 4096)
+        except OSError:
+            data = b""
+        system.input(data)
+        machine.run()
     for crash in machine.crashes:
         print(f"l4shell: model error: {crash}", file=sys.stderr)
     for note in system.notes:
@@ -123,6 +144,8 @@ def print_stats(machine, stream) -> None:
     rows = [("instructions", machine.instructions()), ("modeled cycles", machine.modeled_time()),
             ("IPC messages", c.kinds["ipc-send"]), ("IPC replies", c.kinds["ipc-reply"]),
             ("IRQs", c.kinds["irq"]), ("context switches", c.kinds["schedule"]),
+            ("address-space switches", sum(1 for e in machine.trace.filter(["schedule"])
+                                           if e.data.get("as_switch"))),
             ("syscalls", sum(c.syscalls.values())), ("page faults", sum(c.faults.values()))]
     rows += [(f"  page faults ({kind})", n) for kind, n in sorted(c.faults.items())]
     rows += [(f"  syscall {name}", n) for name, n in sorted(c.syscalls.items(), key=lambda x: (-x[1], x[0]))]

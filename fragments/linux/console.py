@@ -19,10 +19,17 @@ class Console:
         self.uart = uart
         self.is_tty = is_tty
         self.termios = TERMIOS.pack(0o2400, 0o5, 0o277, 0o105073, 0, bytes(19))
-        self.readers: list = []     # deferred reads waiting for input: (call, count, buf)
+        self.readers: list = []     # deferred reads waiting for input: (call, iovecs)
+        self.err_sink = None        # callable(bytes) for stderr output, or None: the UART
 
-    def write(self, data: bytes) -> int:
-        self.uart.write(data)
+    def write(self, data: bytes, stream: str = "out") -> int:
+        """Bytes to the terminal. The initial stderr of a process is its own stream so
+        that the CLI can keep it apart from stdout (``err_sink``); without a sink it goes
+        to the UART like everything else."""
+        if stream == "err" and self.err_sink is not None:
+            self.err_sink(data)
+        else:
+            self.uart.write(data)
         return len(data)
 
     def ready(self) -> bool:

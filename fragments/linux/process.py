@@ -7,9 +7,13 @@ Invariants:
   reaps it with wait4 — or is dropped at once if the parent is gone.
 - ``waiters`` of a process are its deferred wait4 calls; a child's exit completes the
   first one that matches.
-- Signal handlers are recorded (rt_sigaction answers truthfully) but not delivered: a
-  signal whose action is a handler is ignored (a simplification; no program of the demos
-  takes one).
+- Signals: default actions (terminate, or ignore for SIGCHLD & co.), SIG_IGN, and
+  handlers. A signal with a handler becomes ``pending`` and is delivered when the process
+  next returns from a syscall (``deliver``): the interrupted register frame and mask are
+  saved on the user stack, the handler runs with r0 = signal and lr = sa_restorer (musl
+  and glibc always give SA_RESTORER), and sigreturn/rt_sigreturn restore them. The saved
+  frame is this model's own layout, not Linux's sigcontext (programs that read the
+  ucontext see zeros). A process blocked in a deferred call is not interrupted (no EINTR).
 - Time is modeled: the clocks read the machine's modeled cycles (plus what nanosleep
   skipped), never the host clock.
 """
@@ -17,13 +21,15 @@ Invariants:
 from __future__ import annotations
 
 import errno
+import struct
 from dataclasses import dataclass, field
 
-from kernel_model.ipc_abi import EXC_CPSR, EXC_PC, EXC_SP, EXC_TPIDRURO
+from kernel_model.ipc_abi import EXC_CPSR, EXC_LR, EXC_PC, EXC_SP, EXC_TPIDRURO
 
 from . import abi
 from .abi import NEW_UTSNAME, RLIMIT32, RLIMIT64, SIGACTION, SIGSET, Signal
 from .elf import ExecFormatError
+from .syscalls import DEFER
 
 EPOCH = 1_700_000_000          # modeled wall clock at boot, seconds
 INIT_PID = 1                   # orphans are reparented to init, which reaps them at once
@@ -48,6 +54,7 @@ class Process:
     waiters: list = field(default_factory=list)
     sigactions: dict = field(default_factory=dict)   # signal -> SIGACTION bytes
     sigmask: int = 0
+    pending: int = 0                   # bit sig-1: caught signals waiting for delivery
 
 
 @dataclass
@@ -94,6 +101,7 @@ class ProcessManager:
             if proc.pid not in system.keep:
                 del self.procs[proc.pid]
             return
+        self.signal(parent, Signal.SIGCHLD)
         for waiter in list(parent.waiters):
             call, want, wstatus = waiter
             if self._matches(parent, proc, want):
@@ -107,6 +115,11 @@ class ProcessManager:
             return
         action = proc.sigactions.get(sig)
         handler = SIGACTION.unpack(action)[0] if action else 0
+        if handler == 1 and sig not in (Signal.SIGKILL, Signal.SIGSTOP):
+            return
+        if handler > 1 and sig not in (Signal.SIGKILL, Signal.SIGSTOP):
+            proc.pending |= 1 << (sig - 1)
+            return
         if sig in (Signal.SIGKILL, Signal.SIGSTOP) or (handler == 0 and sig not in IGNORED_BY_DEFAULT
                                                        and sig not in (Signal.SIGTSTP,)):
             self.exit(proc, sig & 0x7F)
@@ -150,11 +163,47 @@ class ProcessManager:
             "clock_nanosleep": self.sys_clock_nanosleep,
             "clock_nanosleep_time64": self.sys_clock_nanosleep64,
             "sched_getaffinity": self.sys_sched_getaffinity, "set_tls": self.sys_set_tls,
+            "sigreturn": self.sys_sigreturn, "rt_sigreturn": self.sys_sigreturn,
             "cacheflush": self.sys_zero, "prctl": self.sys_enosys, "rseq": self.sys_enosys,
         }
 
     def sys_zero(self, call, *_):
         return 0
+
+    # --- handler delivery -------------------------------------------------------------
+    SAVED = struct.Struct("<22IQ")    # the interrupted frame and the signal mask
+
+    def deliver(self, proc: Process, frame: list[int]) -> list[int]:
+        """If a caught, unblocked signal is pending, the frame that enters its handler
+        (the given frame is saved on the user stack); else ``frame`` unchanged."""
+        ready = proc.pending & ~proc.sigmask
+        if not ready or not proc.alive:
+            return frame
+        sig = (ready & -ready).bit_length()
+        proc.pending &= ~(1 << (sig - 1))
+        handler, flags, restorer, mask = SIGACTION.unpack(proc.sigactions[sig])
+        sp = (frame[EXC_SP] - self.SAVED.size - 128 - 64) & ~15
+        info = abi.INT32.pack(sig) + bytes(124)
+        if not self.system.pager.write(proc, sp, self.SAVED.pack(*frame, proc.sigmask) + info + bytes(64)):
+            self.exit(proc, Signal.SIGSEGV)
+            return frame
+        if flags & abi.SigactionFlag.SA_RESETHAND:
+            proc.sigactions.pop(sig, None)
+        proc.sigmask |= mask | (0 if flags & abi.SigactionFlag.SA_NODEFER else 1 << (sig - 1))
+        new = list(frame)
+        new[2], new[3], new[4] = sig, sp + self.SAVED.size, sp + self.SAVED.size + 128
+        new[EXC_SP], new[EXC_LR], new[EXC_PC] = sp, restorer, handler & ~1
+        new[EXC_CPSR] = (frame[EXC_CPSR] & ~0x20) | (0x20 if handler & 1 else 0)
+        return new
+
+    def sys_sigreturn(self, call, *_):
+        raw = self.system.pager.read(call.proc, call.frame[EXC_SP], self.SAVED.size)
+        if raw is None:
+            self.exit(call.proc, Signal.SIGSEGV)
+            return None
+        *frame, mask = self.SAVED.unpack(raw)
+        call.proc.sigmask = mask & ~((1 << (Signal.SIGKILL - 1)) | (1 << (Signal.SIGSTOP - 1)))
+        return Replace(frame)
 
     def sys_enosys(self, call, *_):
         return -errno.ENOSYS
@@ -203,10 +252,18 @@ class ProcessManager:
     def sys_fork(self, call, *_):
         return self.system.fork(call)
 
-    def sys_clone(self, call, flags, newsp, *_):
+    def sys_clone(self, call, flags, newsp, parent_tid, tls, child_tid, *_):
+        """fork with the TID bookkeeping glibc asks for (threads, CLONE_VM, are not
+        modeled)."""
         if flags & abi.CloneFlag.CLONE_VM:
             return -errno.ENOSYS
-        return self.system.fork(call, newsp)
+        pid = self.system.fork(call, newsp, tls if flags & abi.CloneFlag.CLONE_SETTLS else None)
+        tid = abi.INT32.pack(pid)
+        if flags & abi.CloneFlag.CLONE_PARENT_SETTID:
+            self.system.pager.write(call.proc, parent_tid, tid)
+        if flags & abi.CloneFlag.CLONE_CHILD_SETTID:
+            self.system.pager.write(self.procs[pid], child_tid, tid)
+        return pid
 
     def sys_wait4(self, call, pid, wstatus, options, rusage, *_):
         proc = call.proc
@@ -219,11 +276,10 @@ class ProcessManager:
         if options & abi.WaitOption.WNOHANG:
             return 0
         proc.waiters.append((call, pid, wstatus))
-        return "defer"
+        return DEFER
 
     def sys_execve(self, call, path_addr, argv_addr, envp_addr, *_):
         system, proc = self.system, call.proc
-        pager = system.pager
         path = system.vfs._path(call, abi.AT_FDCWD, path_addr)
         if isinstance(path, int):
             return path
@@ -246,7 +302,6 @@ class ProcessManager:
         frame = [0] * 22
         frame[EXC_SP], frame[EXC_PC] = sp, entry & ~1
         frame[EXC_CPSR] = 0x10 | (0x20 if entry & 1 else 0)
-        del pager
         return Replace(frame)
 
     def _strings(self, proc, address) -> list[bytes] | None:

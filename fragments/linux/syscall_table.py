@@ -212,6 +212,7 @@ SYSCALLS: tuple[Syscall, ...] = (
     _s(336, "ppoll", _V, _a("fds", _K.PTR), _a("nfds", _K.SIZE), _in("tmo", "TIMESPEC32"),
        _in("sigmask", "SIGSET"), _a("sigsetsize", _K.SIZE)),
     _s(338, "set_robust_list", _P, _a("head", _K.PTR), _a("len", _K.SIZE)),
+    _s(348, "utimensat", _V, _DIRFD, _PATH, _a("times", _K.PTR), _a("flags", _K.AT_FLAGS)),
     _s(358, "dup3", _V, _a("oldfd", _K.FD), _a("newfd", _K.FD), _a("flags", _K.OPEN_FLAGS)),
     _s(359, "pipe2", _V, _out("pipefd", "FD_PAIR"), _a("flags", _K.OPEN_FLAGS)),
     _s(369, "prlimit64", _P, _a("pid", _K.INT), _a("resource", _K.RLIMIT), _in("new_limit", "RLIMIT64"),

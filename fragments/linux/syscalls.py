@@ -16,7 +16,7 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass
 
-from .syscall_table import Fragment, Syscall, by_number
+from .syscall_table import Fragment, Syscall
 
 DEFER = "defer"
 
@@ -31,6 +31,7 @@ class Call:
     nr: int
     entry: Syscall | None
     args: list
+    strace_line: str = ""  # rendered before the call when the call destroys its arguments
 
 
 class Syscalls:

@@ -35,6 +35,7 @@ from .syscalls import DEFER, Call, Syscalls
 from .vfs import Vfs
 
 GATE_SLOT = 8
+EXECVE_NR = 11
 FPEXC_EN = 0x40000000
 SIGSEGV, SIGILL = 11, 4
 COMPOSITIONS = ("monolithic",)
@@ -104,7 +105,7 @@ class LinuxSystem:
         self.machine.start_thread(proc.thread, core=self._core_for(proc.pid))
         return proc.pid
 
-    def fork(self, call: Call, newsp: int = 0) -> int:
+    def fork(self, call: Call, newsp: int = 0, tls: int | None = None) -> int:
         parent = call.proc
         child = self._new_process(parent.pid, parent.name)
         self.pager.fork(parent, child)
@@ -123,7 +124,7 @@ class LinuxSystem:
         engine.activate(child.thread)
         engine.set_reg(A.UC_ARM_REG_LR, frame[16])
         engine.set_reg(A.UC_ARM_REG_CPSR, (frame[EXC_CPSR] & 0xF8000000) | 0x10 | thumb)
-        engine.set_reg(A.UC_ARM_REG_C13_C0_3, frame[20])
+        engine.set_reg(A.UC_ARM_REG_C13_C0_3, frame[20] if tls is None else tls)
         for reg, value in vfp:
             engine.set_reg(reg, value)
         self.machine.start_thread(child.thread, core=self._core_for(child.pid))
@@ -134,6 +135,16 @@ class LinuxSystem:
         engine.activate(proc.thread)
         regs = [A.UC_ARM_REG_FPEXC, A.UC_ARM_REG_FPSCR] + [A.UC_ARM_REG_D0 + i for i in range(32)]
         return [(r, engine.reg(r)) for r in regs]
+
+    def input(self, data: bytes) -> None:
+        """Bytes typed at the console (b"" = end of input); wakes blocked readers. Call
+        it only while the machine is stopped (the server is then waiting, so its message
+        registers are free for the deferred replies)."""
+        self.machine.uart.feed(data)
+        self.vfs.wake_console()
+
+    def waiting_for_input(self) -> bool:
+        return bool(self.console.readers) and not self.machine.uart.eof
 
     def exit_status(self, pid: int) -> int | None:
         """The wait status of a spawned process once it ended (None while it runs)."""
@@ -174,6 +185,8 @@ class LinuxSystem:
             return None
         nr = frame[2 + 7]
         call = Call(proc, proc.thread, frame, nr, by_number(nr), frame[2:8])
+        if self.strace is not None and nr == EXECVE_NR:  # its arguments vanish with the old image
+            call.strace_line = self._strace_line(call, 0)
         answer = self.syscalls.dispatch(call)
         if answer is None or answer == DEFER:
             if answer is None:
@@ -181,17 +194,18 @@ class LinuxSystem:
             return None
         if isinstance(answer, Replace):
             self._record(call, 0)
-            ctx.set_mrs(answer.frame)
+            ctx.set_mrs(self.process.deliver(proc, answer.frame))
             return MsgTag(0, EXC_WORDS)
         ctx.set_mrs(self._answer_frame(call, answer))
         self._record(call, answer)
         return MsgTag(0, EXC_WORDS)
 
     def _answer_frame(self, call: Call, value: int) -> list[int]:
+        """The frame that returns ``value`` from the svc (or enters a signal handler)."""
         frame = list(call.frame)
         frame[2] = value & 0xFFFFFFFF
         frame[EXC_PC] += 2 if frame[EXC_CPSR] & 0x20 else 4
-        return frame
+        return self.process.deliver(call.proc, frame)
 
     def finish(self, call: Call, value: int) -> None:
         """Answer a deferred call (from inside the server's handling of another message)."""
@@ -207,11 +221,15 @@ class LinuxSystem:
         self.kernel.emit("syscall", thread=call.thread, name=name, nr=call.nr, ret=ret,
                          pid=call.proc.pid, unknown=call.entry is None)
         if self.strace is not None:
-            pager, proc = self.pager, call.proc
-            line = format_call(call.entry, call.nr, call.args,
-                               ret & 0xFFFFFFFF if value is not None else 0,
-                               lambda a, n: pager.peek(proc, a, n) if proc.alive else None)
+            line = call.strace_line if value == 0 and call.strace_line else self._strace_line(call, ret)
+            if value is None and line.endswith(" = 0"):   # the caller did not survive its call
+                line = line[:-1] + "?"
             self.strace(call.proc.pid, line)
+
+    def _strace_line(self, call: Call, ret: int) -> str:
+        pager, proc = self.pager, call.proc
+        return format_call(call.entry, call.nr, call.args, ret & 0xFFFFFFFF,
+                           lambda a, n: pager.peek(proc, a, n) if proc.alive else None)
 
 
 def _b(s) -> bytes:

@@ -20,10 +20,9 @@ from . import abi
 from .abi import (AT_FDCWD, FD_CLOEXEC, IOVEC, LOFF, O_ACCMODE, S_IFIFO, S_IFLNK, S_IFMT, STAT64,
                   STATX, AtFlag, DirentType, FcntlCmd, OpenFlag, pack_dirent64)
 from .ramfs import Inode, RamFs
-from .syscall_table import Fragment
+from .syscalls import DEFER
 
 O = OpenFlag
-DEFER = "defer"   # a handler's answer: the reply comes later
 
 
 @dataclass(eq=False)
@@ -44,6 +43,7 @@ class OpenFile:
     path: bytes = b""
     offset: int = 0
     refs: int = 1
+    stream: str = "out"        # console files: "err" for the initial stderr (see Console)
 
 
 def normalize(path: bytes) -> bytes:
@@ -68,9 +68,10 @@ class Vfs:
 
     # --- descriptor tables ------------------------------------------------------------
     def initial_fds(self) -> dict:
-        console = OpenFile("console", O.O_RDWR, self.fs.root.children[b"dev"].children[b"console"],
-                           path=b"/dev/console", refs=3)
-        return {0: [console, False], 1: [console, False], 2: [console, False]}
+        inode = self.fs.root.children[b"dev"].children[b"console"]
+        console = OpenFile("console", O.O_RDWR, inode, path=b"/dev/console", refs=2)
+        error = OpenFile("console", O.O_RDWR, inode, path=b"/dev/console", stream="err")
+        return {0: [console, False], 1: [console, False], 2: [error, False]}
 
     def fork_fds(self, fds: dict) -> dict:
         for f, _ in fds.values():
@@ -182,7 +183,7 @@ class Vfs:
             "access": self.sys_access, "faccessat": self.sys_faccessat,
             "faccessat2": self.sys_faccessat, "readlink": self.sys_readlink,
             "readlinkat": self.sys_readlinkat, "poll": self.sys_poll, "ppoll": self.sys_ppoll,
-            "ppoll_time64": self.sys_ppoll,
+            "ppoll_time64": self.sys_ppoll, "utimensat": self.sys_utimensat,
         }
 
     # --- read / write -------------------------------------------------------------------
@@ -277,7 +278,7 @@ class Vfs:
                 break
             data += piece
         if f.kind == "console":
-            return self.console.write(bytes(data))
+            return self.console.write(bytes(data), f.stream)
         if f.kind == "null":
             return len(data)
         if f.kind == "pipe_w":
@@ -633,6 +634,16 @@ class Vfs:
         self.fs.link(target[0], target[1], inode)
         return 0
 
+    def sys_utimensat(self, call, dirfd, path, times, flags, *_):
+        inode = self._stat_of(call, dirfd, path, flags) if path else None
+        if path == 0:
+            f = self._file(call.proc, dirfd)
+            inode = -errno.EBADF if f is None else self._inode_of(f)
+        if isinstance(inode, int):
+            return inode
+        inode.mtime = self.system.process.seconds()
+        return 0
+
     def sys_access(self, call, path, mode, *_):
         return self.sys_faccessat(call, AT_FDCWD, path, mode)
 
@@ -658,5 +669,3 @@ class Vfs:
         data = inode.target[:size]
         return len(data) if self.system.pager.write(call.proc, buf, data) else -errno.EFAULT
 
-
-FRAGMENT = Fragment.VFS
