@@ -144,8 +144,7 @@ def print_stats(machine, stream) -> None:
     rows = [("instructions", machine.instructions()), ("modeled cycles", machine.modeled_time()),
             ("IPC messages", c.kinds["ipc-send"]), ("IPC replies", c.kinds["ipc-reply"]),
             ("IRQs", c.kinds["irq"]), ("context switches", c.kinds["schedule"]),
-            ("address-space switches", sum(1 for e in machine.trace.filter(["schedule"])
-                                           if e.data.get("as_switch"))),
+            ("address-space switches", sum(core.space_switches for core in machine.cores)),
             ("syscalls", sum(c.syscalls.values())), ("page faults", sum(c.faults.values()))]
     rows += [(f"  page faults ({kind})", n) for kind, n in sorted(c.faults.items())]
     rows += [(f"  syscall {name}", n) for name, n in sorted(c.syscalls.items(), key=lambda x: (-x[1], x[0]))]

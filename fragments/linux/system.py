@@ -30,14 +30,14 @@ from .pager import Pager
 from .process import INIT_PID, Process, ProcessManager, Replace
 from .ramfs import RamFs
 from .strace import format_call
-from .syscall_table import by_number
+from .abi import Signal
+from .syscall_table import by_name, by_number
 from .syscalls import DEFER, Call, Syscalls
 from .vfs import Vfs
 
 GATE_SLOT = 8
-EXECVE_NR = 11
+EXECVE_NR = by_name("execve").number
 FPEXC_EN = 0x40000000
-SIGSEGV, SIGILL = 11, 4
 COMPOSITIONS = ("monolithic",)
 
 
@@ -181,7 +181,7 @@ class LinuxSystem:
         frame = ctx.mrs(EXC_WORDS)
         ec = frame[1] >> 26
         if ec != EC_SVC32:
-            self.process.exit(proc, SIGSEGV if ec in (EC_DABT, EC_IABT) else SIGILL)
+            self.process.exit(proc, Signal.SIGSEGV if ec in (EC_DABT, EC_IABT) else Signal.SIGILL)
             return None
         nr = frame[2 + 7]
         call = Call(proc, proc.thread, frame, nr, by_number(nr), frame[2:8])
