@@ -1,6 +1,6 @@
 """The command line: ``l4shell run …`` (more subcommands join the same parser).
 
-``run`` boots the monolithic Linux personality on a fresh machine, places the host
+``run`` boots the Linux personality (in the composition asked for) on a fresh machine, places the host
 program in the model's /bin, runs it with the user's stdin/stdout through the UART and
 exits with its status (128 + signal when killed). Without options it prints nothing of
 its own. Errors of the user's making (a missing file, a file that is not a static ARM
@@ -16,6 +16,8 @@ from pathlib import Path
 
 from fragments.linux.elf import ExecFormatError
 from fragments.linux.system import boot_linux
+from fragments.runtime import composition as compositions
+from l4shell.disk import add_disk_parser
 from kernel_model.machine import Machine
 
 DEFAULT_ENV = ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]
@@ -26,7 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="l4shell", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run a static ARM Linux program on the model")
-    run.add_argument("--composition", default="monolithic", help="composition name (monolithic)")
+    run.add_argument("--composition", default="monolithic", metavar="NAME|FILE",
+                     help=f"a composition name ({', '.join(compositions.known())}) or a TOML file")
     run.add_argument("--cores", type=int, default=1)
     run.add_argument("--seed", type=int, default=0)
     run.add_argument("--trace", metavar="FILE.jsonl", help="write the event trace")
@@ -37,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(handler=cmd_run)
+    add_disk_parser(sub)
     return parser
 
 

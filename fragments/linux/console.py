@@ -1,28 +1,51 @@
 """The `console` fragment: a tty on the UART.
 
-Writes go to ``machine.uart``; reads take the bytes the user fed (``uart.rx``) and block
-while there are none and input has not ended (``uart.eof``). ioctl answers TCGETS/TCSETS*
-from a stored termios and TIOCGWINSZ with 24x80 — but only when ``is_tty``: when the
-user's stdout is not a terminal, the console says ENOTTY as Linux does for a pipe, so
-programs buffer their output exactly as under qemu in a pipeline.
+Writes go to the UART; ``read`` takes the bytes the user fed and answers None while there
+are none and input has not ended (the vfs then defers the read). The UART's receive
+interrupt arrives here as IPC from its Irq; the console tells the vfs (``console_input``),
+which completes the waiting reads. ioctl answers TCGETS/TCSETS* from a stored termios and
+TIOCGWINSZ with 24x80 — but only when ``is_tty``: when the user's stdout is not a
+terminal, the console says ENOTTY as Linux does for a pipe, so programs buffer their
+output exactly as under qemu in a pipeline.
 """
 
 from __future__ import annotations
 
 import errno
 
+from kernel_model import irqs
+from kernel_model.devices import UART_LINE
+
+from fragments.runtime.fragment import Fragment, operation
+
 from .abi import TERMIOS, WINSIZE, Ioctl
 
 
-class Console:
-    def __init__(self, uart, is_tty: bool = False):
-        self.uart = uart
-        self.is_tty = is_tty
-        self.termios = TERMIOS.pack(0o2400, 0o5, 0o277, 0o105073, 0, bytes(19))
-        self.readers: list = []     # deferred reads waiting for input: (call, iovecs)
-        self.err_sink = None        # callable(bytes) for stderr output, or None: the UART
+class Console(Fragment):
+    NAME = "console"
+    USES = ("vfs",)
 
-    def write(self, data: bytes, stream: str = "out") -> int:
+    def __init__(self, runtime):
+        super().__init__(runtime)
+        self.uart = runtime.machine.uart
+        self.is_tty = False
+        self.termios = TERMIOS.pack(0o2400, 0o5, 0o277, 0o105073, 0, bytes(19))
+        self.err_sink = None        # callable(bytes) for stderr output, or None: the UART
+        self.irq = None
+
+    def boot(self) -> None:
+        k = self.runtime.kernel
+        irq = k.create_irq("uart.rx")
+        self.runtime.machine.gic.lines[UART_LINE].irq, irq.line = irq, UART_LINE
+        self.irq = self.runtime.endpoint(self, irq, self._input)
+        self.hold(("irq", "uart"), irq)
+
+    def _input(self, result) -> None:
+        irqs.unmask(self.runtime.kernel, self.irq.obj)
+        self.use.vfs.console_input()
+
+    @operation
+    def write(self, data, stream):
         """Bytes to the terminal. The initial stderr of a process is its own stream so
         that the CLI can keep it apart from stdout (``err_sink``); without a sink it goes
         to the UART like everything else."""
@@ -32,27 +55,30 @@ class Console:
             self.uart.write(data)
         return len(data)
 
-    def ready(self) -> bool:
-        return bool(self.uart.rx) or self.uart.eof
-
-    def read(self, count: int) -> bytes:
+    @operation
+    def read(self, count):
+        """Up to ``count`` bytes of input; b"" at its end; None while none has come."""
+        if not self.uart.rx and not self.uart.eof:
+            return None
         return self.uart.read(count)
 
-    def ioctl(self, request: int, user) -> int:
-        """``user`` is (read(n) -> bytes | None, write(bytes) -> bool) at argp."""
-        read, write = user
+    @operation
+    def ioctl_input(self, request):
+        """How many bytes at argp ``ioctl(request)`` reads."""
+        return TERMIOS.size if self.is_tty and request in (Ioctl.TCSETS, Ioctl.TCSETSW, Ioctl.TCSETSF) else 0
+
+    @operation
+    def ioctl(self, request, data):
+        """(result, bytes to write at argp)."""
         if not self.is_tty:
-            return -errno.ENOTTY
+            return -errno.ENOTTY, b""
         if request == Ioctl.TCGETS:
-            return 0 if write(self.termios) else -errno.EFAULT
+            return 0, self.termios
         if request in (Ioctl.TCSETS, Ioctl.TCSETSW, Ioctl.TCSETSF):
-            data = read(TERMIOS.size)
-            if data is None:
-                return -errno.EFAULT
             self.termios = data
-            return 0
+            return 0, b""
         if request == Ioctl.TIOCGWINSZ:
-            return 0 if write(WINSIZE.pack(24, 80, 0, 0)) else -errno.EFAULT
-        if request in (Ioctl.TIOCGPGRP,):
-            return 0 if write((1).to_bytes(4, "little")) else -errno.EFAULT
-        return -errno.ENOTTY
+            return 0, WINSIZE.pack(24, 80, 0, 0)
+        if request == Ioctl.TIOCGPGRP:
+            return 0, (1).to_bytes(4, "little")
+        return -errno.ENOTTY, b""

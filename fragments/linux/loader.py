@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from kernel_model.caps import MEM_R, MEM_W, MEM_X
 
+from fragments.runtime.fragment import Fragment, operation
+
 from .abi import CORTEX_A15_HWCAP, TASK_SIZE
 from .elf import ExecFormatError, Executable, build_initial_stack, parse_executable, standard_auxv
 from .pager import MMAP_GAP, PAGE, STACK_SIZE, AddressMap, Region, page_down, page_up
@@ -21,10 +23,14 @@ def segment_rights(rights: int) -> int:
     return (MEM_R if rights & 4 else 0) | (MEM_W if rights & 2 else 0) | (MEM_X if rights & 1 else 0)
 
 
-class Loader:
-    def __init__(self, system):
-        self.system = system
-        self.rng = system.machine.rng
+class Loader(Fragment):
+    NAME = "loader"
+    USES = ("pager",)
+    REPLICABLE = True      # stateless
+
+    def __init__(self, runtime):
+        super().__init__(runtime)
+        self.rng = runtime.machine.rng
 
     def layout(self, exe: Executable) -> tuple[AddressMap, int]:
         """The regions of a new image and its stack top."""
@@ -43,20 +49,22 @@ class Loader:
         amap.mmap_next = stack_top - STACK_SIZE - MMAP_GAP - self.rng.randrange(0, 256) * PAGE
         return amap, stack_top
 
-    def load(self, proc, data: bytes, argv: list[bytes], envp: list[bytes],
-             execfn: bytes) -> tuple[int, int]:
-        """Give ``proc`` a new image; returns (entry, sp). Raises ExecFormatError before
-        touching ``proc`` if the file is not runnable."""
-        exe = parse_executable(data)
-        amap, stack_top = self.layout(exe)
-        random16 = bytes(self.rng.randrange(256) for _ in range(16))
-        sp, image = build_initial_stack(stack_top, argv, envp, standard_auxv(exe, CORTEX_A15_HWCAP),
-                                        execfn, random16)
+    @operation
+    def load(self, pid, data, argv, envp, execfn):
+        """Give process ``pid`` a new image: (entry, sp), or the reason the file cannot
+        run (a str) — checked before the process's memory is touched."""
+        try:
+            exe = parse_executable(data)
+            amap, stack_top = self.layout(exe)
+            random16 = bytes(self.rng.randrange(256) for _ in range(16))
+            sp, image = build_initial_stack(stack_top, argv, envp, standard_auxv(exe, CORTEX_A15_HWCAP),
+                                            execfn, random16)
+        except ExecFormatError as error:
+            return str(error)
         if stack_top - sp > STACK_SIZE // 2:
-            raise ExecFormatError("argument list too long")
-        self.system.pager.release(proc)
-        proc.amap = amap
-        if not self.system.pager.write(proc, sp, image):
-            raise ExecFormatError("could not build the initial stack")
-        proc.exe_path = execfn
+            return "argument list too long"
+        regions = [(r.start, r.end, r.rights, r.name, r.image) for r in amap.regions]
+        self.use.pager.new_image(pid, regions, amap.brk_start, amap.mmap_next)
+        if not self.use.pager.write(pid, sp, image):
+            return "could not build the initial stack"
         return exe.entry, sp

@@ -1,10 +1,12 @@
 """The `pager` fragment: the region map of every Linux process and its page-fault handler.
 
-The protocol (L4Linux's): every page a process sees is a frame the *server* holds at a
-server address (a root mapping of the server task, RWX in the monolithic composition); the
-process gets a child mapping of it, either from a page-fault reply (a map item) or when the
-server populates a page to copy a syscall buffer. So the server's page table is the
-source of truth and a process mapping can be dropped at any time (it refaults).
+The protocol (L4Linux's): every page a process sees is a frame the pager holds in its
+pool (``saddr``: a page of its own area, in whatever task holds it, mapped RWX there
+because it lends code pages too); the process gets a child mapping of it, either from a
+page-fault reply (a map item on the process's page-fault gate) or when the pager
+populates a page to copy a syscall buffer. So the pager's page table is the source of
+truth and a process mapping can be dropped at any time (it refaults). Other fragments
+reach process memory only through ``read``/``write``/``read_cstring`` with a pid.
 
 Invariants:
 - ``AddressMap.regions`` are sorted, disjoint, page-aligned; a page is valid iff a region
@@ -22,12 +24,16 @@ import errno
 from dataclasses import dataclass, field, replace
 
 from kernel_model.addrspace import MemoryFault
-from kernel_model.caps import MEM_R, MEM_RWX, MEM_W, MEM_X, Fpage
+from kernel_model.caps import MEM_R, MEM_RWX, MEM_W, MEM_X, OBJ_ALL, Fpage, selector
+from kernel_model.ipc_abi import PROTO_PAGE_FAULT, MsgTag
+
+from fragments.runtime.fragment import Fragment, operation
 
 from .abi import MapFlag, Prot
+from .syscalls import SyscallServer
 
 PAGE = 4096
-SERVER_WINDOW = 0x10000000   # where the server keeps process frames
+PAGER_SLOT = 8               # the page-fault gate's slot in a process task
 STACK_SIZE = 8 << 20
 MMAP_GAP = 16 << 20
 
@@ -97,30 +103,87 @@ class AddressMap:
         return at >= end
 
 
-class Pager:
-    def __init__(self, system):
-        self.system = system
-        self.kernel = system.kernel
-        self.server = system.server_task
-        self._next_saddr = SERVER_WINDOW
+@dataclass(eq=False)
+class MemoryContext:
+    """The pager's record of one process: its task and its address map."""
+    pid: int
+    task: object
+    amap: AddressMap | None = None
+
+
+class Pager(Fragment, SyscallServer):
+    NAME = "pager"
+    USES = ("vfs",)
+    AREA = 256 << 20          # its code, and the pool of frames it lends to processes
+
+    def __init__(self, runtime):
+        super().__init__(runtime)
+        self.kernel = runtime.kernel
+        self.contexts: dict[int, MemoryContext] = {}
+        self._next_saddr = 0
         self._free_saddrs: list[int] = []
 
-    # --- frames of the server ----------------------------------------------------------
+    def record(self, pid: int) -> MemoryContext | None:
+        return self.contexts.get(pid)
+
+    # --- processes ----------------------------------------------------------------------
+    @operation
+    def attach(self, pid):
+        """Start serving ``pid`` (whose task capability the creator gave this fragment):
+        make its page-fault gate and map it into the task at PAGER_SLOT."""
+        task = self.cap(("task", pid))
+        self.contexts[pid] = MemoryContext(pid, task)
+        gate = self.kernel.create_gate(f"pf.{pid}")
+        self.runtime.endpoint(self, gate, lambda result: self._fault(pid, result))
+        self.hold(("gate", pid), gate)
+        self.kernel.give_cap(self.host.task, gate, task, OBJ_ALL, PAGER_SLOT)
+        return selector(PAGER_SLOT)
+
+    @operation
+    def detach(self, pid):
+        """``pid`` ended: release its pages and capabilities."""
+        context = self.contexts.pop(pid, None)
+        if context is not None:
+            self._release(context)
+        for endpoint in [e for e in self.runtime.endpoints_of(self) if e.obj is self.caps.get(("gate", pid))]:
+            self.runtime.close_endpoint(endpoint)
+        self.drop(("gate", pid))
+        self.drop(("task", pid))
+
+    def _fault(self, pid: int, result) -> MsgTag | None:
+        context = self.contexts.get(pid)
+        if context is None or result.tag.label != PROTO_PAGE_FAULT:
+            return None
+        ctx = self.host.ctx
+        word, _pc = ctx.mrs(2)
+        item = self.page_fault(context, word & ~0x7, word & 0x7)
+        if item is None:
+            return MsgTag(-1)
+        ctx.set_mrs(list(item))
+        return MsgTag(0, 0, 1)
+
+    # --- frames of the pager ------------------------------------------------------------
+    @property
+    def server(self):
+        return self.host.task
+
     def _new_frame(self, content: bytes | None) -> Frame:
         saddr = self._free_saddrs.pop() if self._free_saddrs else self._take_saddr()
-        self.kernel.alloc_page(self.server, saddr, MEM_RWX)
+        self.map_new_page(saddr, MEM_RWX)      # RWX: it lends code pages too
         if content:
             self.server.space.poke(saddr, content)
         return Frame(saddr)
 
     def _take_saddr(self) -> int:
+        if not self._next_saddr:
+            self._next_saddr = self.data_start
         saddr, self._next_saddr = self._next_saddr, self._next_saddr + PAGE
         return saddr
 
     def _drop(self, frame: Frame) -> None:
         frame.users -= 1
         if frame.users == 0:
-            self.kernel.unmap_pages(self.server, frame.saddr, 1, MEM_RWX, True)
+            self.free_page(frame.saddr)
             self._free_saddrs.append(frame.saddr)
 
     @staticmethod
@@ -180,8 +243,24 @@ class Pager:
     def _frame_number(self, frame: Frame) -> int:
         return self.server.space.lookup(frame.saddr).resource
 
-    def read(self, proc, address: int, length: int) -> bytes | None:
-        """Bytes of process memory (a syscall reading a user buffer); None = EFAULT."""
+    @operation
+    def read(self, pid, address, length):
+        """Bytes of process ``pid``'s memory (a syscall reading a user buffer); None = EFAULT."""
+        proc = self.contexts.get(pid)
+        return None if proc is None else self._read(proc, address, length)
+
+    @operation
+    def write(self, pid, address, data):
+        """Write a syscall's result into process memory; False = EFAULT."""
+        proc = self.contexts.get(pid)
+        return proc is not None and self._write(proc, address, data)
+
+    @operation
+    def read_cstring(self, pid, address):
+        proc = self.contexts.get(pid)
+        return None if proc is None else self._read_cstring(proc, address)
+
+    def _read(self, proc, address: int, length: int) -> bytes | None:
         if length == 0:
             return b""
         if address + length > 1 << 32 or not self._populate(proc, address, length, MEM_R):
@@ -191,7 +270,7 @@ class Pager:
         except MemoryFault:
             return None
 
-    def write(self, proc, address: int, data: bytes) -> bool:
+    def _write(self, proc, address: int, data: bytes) -> bool:
         if not data:
             return True
         if address + len(data) > 1 << 32 or not self._populate(proc, address, len(data), MEM_W):
@@ -202,10 +281,10 @@ class Pager:
         except MemoryFault:
             return False
 
-    def read_cstring(self, proc, address: int, limit: int = 4096) -> bytes | None:
+    def _read_cstring(self, proc, address: int, limit: int = 4096) -> bytes | None:
         out = bytearray()
         while len(out) < limit:
-            chunk = self.read(proc, address, PAGE - (address & (PAGE - 1)))
+            chunk = self._read(proc, address, PAGE - (address & (PAGE - 1)))
             if chunk is None:
                 return None
             end = chunk.find(b"\0")
@@ -215,8 +294,11 @@ class Pager:
             address += len(chunk)
         return None
 
-    def peek(self, proc, address: int, length: int) -> bytes | None:
-        """Read without side effects (strace): only pages that already exist."""
+    def peek(self, pid: int, address: int, length: int) -> bytes | None:
+        """Read without side effects (strace, an observer): only pages that exist."""
+        proc = self.contexts.get(pid)
+        if proc is None or proc.amap is None:
+            return None
         out = bytearray()
         while length > 0:
             frame = proc.amap.pages.get(address >> 12)
@@ -232,7 +314,7 @@ class Pager:
         return bytes(out)
 
     # --- address-map life cycle ----------------------------------------------------------
-    def release(self, proc, start: int = 0, end: int = 1 << 32) -> None:
+    def _release(self, proc, start: int = 0, end: int = 1 << 32) -> None:
         """Drop the pages of [start, end) from ``proc`` (munmap, exec, exit)."""
         amap = proc.amap
         if amap is None:
@@ -241,8 +323,10 @@ class Pager:
             self._unmap_process(proc, vpn << 12, MEM_RWX)
             self._drop(amap.pages.pop(vpn))
 
-    def fork(self, parent, child) -> None:
+    @operation
+    def fork(self, parent_pid, child_pid):
         """``child`` shares every page of ``parent`` copy-on-write."""
+        parent, child = self.contexts[parent_pid], self.contexts[child_pid]
         pm = parent.amap
         child.amap = AddressMap([replace(r) for r in pm.regions], dict(pm.pages), pm.brk_start,
                                 pm.brk, pm.mmap_next)
@@ -257,7 +341,15 @@ class Pager:
         amap.split(start)
         amap.split(end)
         amap.regions = [r for r in amap.regions if r.end <= start or r.start >= end]
-        self.release(proc, start, end)
+        self._release(proc, start, end)
+
+    @operation
+    def new_image(self, pid, regions, brk, mmap_next):
+        """Replace ``pid``'s address map (execve): ``regions`` are (start, end, rights,
+        name, image) tuples from the loader."""
+        proc = self.contexts[pid]
+        self._release(proc)
+        proc.amap = AddressMap([Region(*r) for r in regions], {}, brk, brk, mmap_next)
 
     # --- syscalls -----------------------------------------------------------------------
     def handlers(self):
@@ -289,7 +381,7 @@ class Pager:
         amap = call.proc.amap
         image: tuple = ()
         if not flags & MapFlag.MAP_ANONYMOUS:
-            data = self.system.vfs.file_bytes(call.proc, fd)
+            data = self.use.vfs.file_bytes(call.pid, fd)
             if data is None:
                 return -errno.EBADF
             offset = pgoff * PAGE

@@ -24,16 +24,23 @@ import errno
 import struct
 from dataclasses import dataclass, field
 
+import unicorn.arm_const as A
+
+from kernel_model.caps import OBJ_ALL
 from kernel_model.ipc_abi import EXC_CPSR, EXC_LR, EXC_PC, EXC_SP, EXC_TPIDRURO
+
+from fragments.runtime.fragment import Fragment, operation
 
 from . import abi
 from .abi import NEW_UTSNAME, RLIMIT32, RLIMIT64, SIGACTION, SIGSET, Signal
 from .elf import ExecFormatError
-from .syscalls import DEFER
+from .syscalls import DEFER, Completions, Replace, SyscallServer
 
 EPOCH = 1_700_000_000          # modeled wall clock at boot, seconds
 INIT_PID = 1                   # orphans are reparented to init, which reaps them at once
-IGNORED_BY_DEFAULT = {Signal.SIGCHLD, Signal.SIGCONT, Signal.SIGURG, Signal.SIGWINCH}
+IGNORED_BY_DEFAULT = {Signal.SIGCHLD, Signal.SIGCONT, Signal.SIGURG, Signal.SIGWINCH, Signal.SIGTSTP}
+FPEXC_EN = 0x40000000
+VFP_REGS = [A.UC_ARM_REG_FPEXC, A.UC_ARM_REG_FPSCR] + [A.UC_ARM_REG_D0 + i for i in range(32)]
 
 
 @dataclass(eq=False)
@@ -43,11 +50,6 @@ class Process:
     task: object
     thread: object
     name: str
-    amap: object = None
-    fds: dict = field(default_factory=dict)
-    cwd: bytes = b"/"
-    umask: int = 0o022
-    exe_path: bytes = b""
     pgid: int = 0
     alive: bool = True
     status: int | None = None          # wait status once dead
@@ -57,25 +59,124 @@ class Process:
     pending: int = 0                   # bit sig-1: caught signals waiting for delivery
 
 
-@dataclass
-class Replace:
-    """A handler's answer that replaces the whole register frame (execve)."""
-    frame: list
+class ProcessManager(Fragment, SyscallServer, Completions):
+    NAME = "process"
+    USES = ("pager", "vfs", "loader", "syscalls")
 
-
-class ProcessManager:
-    def __init__(self, system):
-        self.system = system
+    def __init__(self, runtime):
+        super().__init__(runtime)
+        self.machine = runtime.machine
         self.procs: dict[int, Process] = {}
-        self.next_pid = 2       # pid 1 is init: the l4linux server itself (never a Process)
+        self.next_pid = 2       # pid 1 is init: the Linux server itself (never a Process)
         self.sleep_skew = 0     # nanoseconds nanosleep has skipped ahead
+        self.keep: set[int] = set()        # pids spawned from outside: status kept
+        self.notes: list[str] = []         # messages for the user (failed execs…)
+        self.start_completions()
+
+    def record(self, pid: int) -> Process | None:
+        proc = self.procs.get(pid)
+        return proc if proc is not None and proc.alive else None
+
+    def core_for(self, pid: int) -> int:
+        return (pid - 1) % len(self.machine.cores)
+
+    # --- creating processes -------------------------------------------------------------
+    def _new_process(self, ppid: int, name: str) -> Process:
+        """A task with one alien thread whose pager is the gate the pager makes for it. Its
+        exception gate comes from the syscalls replica of its core, which then ``start``s
+        it (syscalls cannot be called from here: it may be waiting for this very fork)."""
+        k, pid = self.runtime.kernel, self.next_pid
+        self.next_pid += 1
+        core = self.core_for(pid)
+        task = k.create_task(f"{name}.{pid}")
+        thread = k.create_thread(task, f"{name}.{pid}")
+        thread.alien = True
+        self.hold(("task", pid), task)
+        self.share("pager", ("task", pid), task)
+        self.share("syscalls", ("task", pid), task, core)
+        thread.pager = self.use.pager.attach(pid)
+        proc = Process(pid, ppid, task, thread, name, pgid=pid)
+        self.procs[pid] = proc
+        return proc
+
+    @operation
+    def spawn(self, path, argv, envp):
+        """Start the file at ``path`` as a new process (a user's command, from outside the
+        model); its pid, or the reason it cannot run (a str)."""
+        data = self.use.vfs.open_file(path)
+        if isinstance(data, int):
+            return f"{path.decode(errors='replace')}: no such file in the model"
+        proc = self._new_process(INIT_PID, path.rsplit(b"/", 1)[-1].decode(errors="replace"))
+        self.use.vfs.attach(proc.pid)
+        loaded = self.use.loader.load(proc.pid, data, argv, envp, path)
+        if isinstance(loaded, str):
+            self._discard(proc)
+            return loaded
+        self.use.vfs.exec_done(proc.pid, path)
+        entry, sp = loaded
+        self.keep.add(proc.pid)
+        self.machine.set_thread_start(proc.thread, entry, sp)
+        engine = self.machine.engine(proc.task)
+        engine.activate(proc.thread)
+        engine.set_reg(A.UC_ARM_REG_FPEXC, FPEXC_EN)
+        return proc.pid
+
+    @operation
+    def start(self, pid, exc_handler):
+        """Run a new process (spawned or forked) with its exception gate's selector."""
+        proc = self.procs[pid]
+        proc.thread.exc_handler = exc_handler
+        self.machine.start_thread(proc.thread, core=self.core_for(pid))
+
+    @operation
+    def core_of(self, pid):
+        return self.core_for(pid)
+
+    def _discard(self, proc: Process) -> None:
+        self.use.vfs.detach(proc.pid)
+        self.use.pager.detach(proc.pid)
+        self.runtime.kernel.destroy_task(proc.task)
+        self.drop(("task", proc.pid))
+        del self.procs[proc.pid]
+
+    def _fork(self, call, newsp: int = 0, tls: int | None = None) -> int:
+        parent = call.proc
+        child = self._new_process(parent.pid, parent.name)
+        self.use.pager.fork(parent.pid, child.pid)
+        self.use.vfs.fork(parent.pid, child.pid)
+        child.pgid, child.sigmask = parent.pgid, parent.sigmask
+        child.sigactions = dict(parent.sigactions)
+        frame = call.frame
+        thumb = frame[EXC_CPSR] & 0x20
+        regs = {i: frame[2 + i] for i in range(13)}
+        regs[0] = 0
+        pc = frame[EXC_PC] + (2 if thumb else 4)
+        self.machine.set_thread_start(child.thread, pc | (1 if thumb else 0), newsp or frame[15], regs)
+        engine = parent.task.engine
+        engine.activate(parent.thread)
+        vfp = [(r, engine.reg(r)) for r in VFP_REGS]
+        engine = self.machine.engine(child.task)
+        engine.activate(child.thread)
+        engine.set_reg(A.UC_ARM_REG_LR, frame[16])
+        engine.set_reg(A.UC_ARM_REG_CPSR, (frame[EXC_CPSR] & 0xF8000000) | 0x10 | thumb)
+        engine.set_reg(A.UC_ARM_REG_C13_C0_3, frame[20] if tls is None else tls)
+        for reg, value in vfp:
+            engine.set_reg(reg, value)
+        return child.pid
+
+    @operation
+    def status(self, pid):
+        """The wait status of a process once it ended (None while it runs or if unknown)."""
+        proc = self.procs.get(pid)
+        return None if proc is None else proc.status
 
     # --- time -------------------------------------------------------------------------
     def nanoseconds(self) -> int:
-        m = self.system.machine
+        m = self.machine
         return m.modeled_time() * 1000 // m.cycles_per_us + self.sleep_skew
 
-    def seconds(self) -> int:
+    @operation
+    def seconds(self):
         return EPOCH + self.nanoseconds() // 1_000_000_000
 
     # --- life cycle -------------------------------------------------------------------
@@ -85,20 +186,20 @@ class ProcessManager:
             return
         proc.alive = False
         proc.status = status
-        system = self.system
-        system.vfs.close_all(proc)
-        system.pager.release(proc)
-        system.kernel.destroy_task(proc.task)
-        system.kernel.emit("process", task=proc.task, op="exit", pid=proc.pid, status=status)
+        self.use.vfs.detach(proc.pid)
+        self.use.pager.detach(proc.pid)
+        self.runtime.kernel.destroy_task(proc.task)
+        self.drop(("task", proc.pid))
+        self.runtime.kernel.emit("process", task=proc.task, op="exit", pid=proc.pid, status=status)
         for child in self.procs.values():
             if child.ppid == proc.pid:
                 child.ppid = INIT_PID
         for child in [c for c in self.procs.values() if c.ppid == INIT_PID and not c.alive and c.pid != proc.pid]:
-            if child.pid not in system.keep:
+            if child.pid not in self.keep:
                 del self.procs[child.pid]
         parent = self.procs.get(proc.ppid)
         if parent is None or not parent.alive:
-            if proc.pid not in system.keep:
+            if proc.pid not in self.keep:
                 del self.procs[proc.pid]
             return
         self.signal(parent, Signal.SIGCHLD)
@@ -106,23 +207,41 @@ class ProcessManager:
             call, want, wstatus = waiter
             if self._matches(parent, proc, want):
                 parent.waiters.remove(waiter)
-                system.finish(call, self._reap(call, proc, wstatus))
+                self.complete(parent.pid, self._reap(call, proc, wstatus))
                 break
 
+    def _handler(self, proc: Process, sig: int) -> int:
+        """0 default, 1 ignore, else the handler's address (SIGKILL/SIGSTOP: always 0)."""
+        if sig in (Signal.SIGKILL, Signal.SIGSTOP):
+            return 0
+        action = proc.sigactions.get(sig)
+        return SIGACTION.unpack(action)[0] if action else 0
+
     def signal(self, proc: Process, sig: int) -> None:
-        """Deliver ``sig`` with its default action (handlers are not run, see above)."""
+        """Send ``sig`` now: a default fatal action ends the process at once; a handler
+        makes it pending (run on the next return from a syscall)."""
         if not proc.alive or sig == 0:
             return
-        action = proc.sigactions.get(sig)
-        handler = SIGACTION.unpack(action)[0] if action else 0
-        if handler == 1 and sig not in (Signal.SIGKILL, Signal.SIGSTOP):
-            return
-        if handler > 1 and sig not in (Signal.SIGKILL, Signal.SIGSTOP):
+        handler = self._handler(proc, sig)
+        if handler > 1:
             proc.pending |= 1 << (sig - 1)
-            return
-        if sig in (Signal.SIGKILL, Signal.SIGSTOP) or (handler == 0 and sig not in IGNORED_BY_DEFAULT
-                                                       and sig not in (Signal.SIGTSTP,)):
+        elif handler == 0 and sig not in IGNORED_BY_DEFAULT:
             self.exit(proc, sig & 0x7F)
+
+    @operation
+    def post_signal(self, pid, sig):
+        """Make ``sig`` pending for ``pid`` (a peer's signal, e.g. SIGPIPE from the vfs):
+        it takes effect, handler or default action, on the process's return to user."""
+        proc = self.procs.get(pid)
+        if proc is not None and proc.alive and self._handler(proc, sig) != 1:
+            proc.pending |= 1 << (sig - 1)
+
+    @operation
+    def kill(self, pid, sig):
+        """End ``pid`` with signal ``sig`` (a fault nobody handles)."""
+        proc = self.procs.get(pid)
+        if proc is not None:
+            self.exit(proc, sig)
 
     def _matches(self, parent, child, want: int) -> bool:
         if child.ppid != parent.pid:
@@ -136,9 +255,9 @@ class ProcessManager:
         return child.pid == want
 
     def _reap(self, call, child, wstatus) -> int:
-        if wstatus and not self.system.pager.write(call.proc, wstatus, abi.INT32.pack(child.status)):
+        if wstatus and not self.use.pager.write(call.pid, wstatus, abi.INT32.pack(child.status)):
             return -errno.EFAULT
-        if child.pid not in self.system.keep:
+        if child.pid not in self.keep:
             self.procs.pop(child.pid, None)
         else:
             child.ppid = INIT_PID
@@ -173,20 +292,28 @@ class ProcessManager:
     # --- handler delivery -------------------------------------------------------------
     SAVED = struct.Struct("<22IQ")    # the interrupted frame and the signal mask
 
-    def deliver(self, proc: Process, frame: list[int]) -> list[int]:
-        """If a caught, unblocked signal is pending, the frame that enters its handler
-        (the given frame is saved on the user stack); else ``frame`` unchanged."""
+    @operation
+    def deliver(self, pid, frame):
+        """The frame to return to ``pid`` with: if an unblocked signal is pending, the
+        frame that enters its handler (``frame`` is saved on the user stack); None if
+        the signal's default action ended the process; else ``frame`` unchanged."""
+        proc = self.procs.get(pid)
+        if proc is None or not proc.alive:
+            return None
         ready = proc.pending & ~proc.sigmask
-        if not ready or not proc.alive:
+        if not ready:
             return frame
         sig = (ready & -ready).bit_length()
         proc.pending &= ~(1 << (sig - 1))
+        if self._handler(proc, sig) <= 1:
+            self.signal(proc, sig)
+            return frame if proc.alive else None
         handler, flags, restorer, mask = SIGACTION.unpack(proc.sigactions[sig])
         sp = (frame[EXC_SP] - self.SAVED.size - 128 - 64) & ~15
         info = abi.INT32.pack(sig) + bytes(124)
-        if not self.system.pager.write(proc, sp, self.SAVED.pack(*frame, proc.sigmask) + info + bytes(64)):
+        if not self.use.pager.write(pid, sp, self.SAVED.pack(*frame, proc.sigmask) + info + bytes(64)):
             self.exit(proc, Signal.SIGSEGV)
-            return frame
+            return None
         if flags & abi.SigactionFlag.SA_RESETHAND:
             proc.sigactions.pop(sig, None)
         proc.sigmask |= mask | (0 if flags & abi.SigactionFlag.SA_NODEFER else 1 << (sig - 1))
@@ -197,7 +324,7 @@ class ProcessManager:
         return new
 
     def sys_sigreturn(self, call, *_):
-        raw = self.system.pager.read(call.proc, call.frame[EXC_SP], self.SAVED.size)
+        raw = self.use.pager.read(call.pid, call.frame[EXC_SP], self.SAVED.size)
         if raw is None:
             self.exit(call.proc, Signal.SIGSEGV)
             return None
@@ -250,19 +377,19 @@ class ProcessManager:
         return self.sys_kill(call, tid, sig)
 
     def sys_fork(self, call, *_):
-        return self.system.fork(call)
+        return self._fork(call)
 
     def sys_clone(self, call, flags, newsp, parent_tid, tls, child_tid, *_):
         """fork with the TID bookkeeping glibc asks for (threads, CLONE_VM, are not
         modeled)."""
         if flags & abi.CloneFlag.CLONE_VM:
             return -errno.ENOSYS
-        pid = self.system.fork(call, newsp, tls if flags & abi.CloneFlag.CLONE_SETTLS else None)
+        pid = self._fork(call, newsp, tls if flags & abi.CloneFlag.CLONE_SETTLS else None)
         tid = abi.INT32.pack(pid)
         if flags & abi.CloneFlag.CLONE_PARENT_SETTID:
-            self.system.pager.write(call.proc, parent_tid, tid)
+            self.use.pager.write(call.pid, parent_tid, tid)
         if flags & abi.CloneFlag.CLONE_CHILD_SETTID:
-            self.system.pager.write(self.procs[pid], child_tid, tid)
+            self.use.pager.write(pid, child_tid, tid)
         return pid
 
     def sys_wait4(self, call, pid, wstatus, options, rusage, *_):
@@ -279,24 +406,20 @@ class ProcessManager:
         return DEFER
 
     def sys_execve(self, call, path_addr, argv_addr, envp_addr, *_):
-        system, proc = self.system, call.proc
-        path = system.vfs._path(call, abi.AT_FDCWD, path_addr)
-        if isinstance(path, int):
-            return path
-        argv, envp = self._strings(proc, argv_addr), self._strings(proc, envp_addr)
+        proc = call.proc
+        found = self.use.vfs.exec_file(call.pid, abi.AT_FDCWD, path_addr)
+        if isinstance(found, int):
+            return found
+        path, data = found
+        argv, envp = self._strings(call.pid, argv_addr), self._strings(call.pid, envp_addr)
         if argv is None or envp is None:
             return -errno.EFAULT
-        inode = system.vfs.lookup(proc, path)
-        if isinstance(inode, int):
-            return inode
-        if not inode.is_reg:
-            return -errno.EACCES
-        try:
-            entry, sp = system.loader.load(proc, bytes(inode.data), argv, envp, path)
-        except ExecFormatError as error:
-            system.note(f"execve {path.decode(errors='replace')}: {error}")
+        loaded = self.use.loader.load(call.pid, data, argv, envp, path)
+        if isinstance(loaded, str):
+            self.notes.append(f"execve {path.decode(errors='replace')}: {loaded}")
             return -errno.ENOEXEC
-        system.vfs.exec_fds(proc)
+        entry, sp = loaded
+        self.use.vfs.exec_done(call.pid, path)
         proc.sigactions = {s: a for s, a in proc.sigactions.items() if SIGACTION.unpack(a)[0] == 1}
         proc.name = path.rsplit(b"/", 1)[-1].decode(errors="replace")
         frame = [0] * 22
@@ -304,19 +427,19 @@ class ProcessManager:
         frame[EXC_CPSR] = 0x10 | (0x20 if entry & 1 else 0)
         return Replace(frame)
 
-    def _strings(self, proc, address) -> list[bytes] | None:
+    def _strings(self, pid, address) -> list[bytes] | None:
         out = []
         if address == 0:
             return out
-        pager = self.system.pager
+        pager = self.use.pager
         while len(out) < 4096:
-            raw = pager.read(proc, address + 4 * len(out), 4)
+            raw = pager.read(pid, address + 4 * len(out), 4)
             if raw is None:
                 return None
             pointer = int.from_bytes(raw, "little")
             if pointer == 0:
                 return out
-            s = pager.read_cstring(proc, pointer)
+            s = pager.read_cstring(pid, pointer)
             if s is None:
                 return None
             out.append(s)
@@ -325,27 +448,27 @@ class ProcessManager:
     def sys_uname(self, call, buf, *_):
         fields = (b"Linux", b"l4shell", b"6.1.0-l4linux", b"#1 SMP l4shell model", b"armv7l", b"(none)")
         data = NEW_UTSNAME.pack(*fields)
-        return 0 if self.system.pager.write(call.proc, buf, data) else -errno.EFAULT
+        return 0 if self.use.pager.write(call.pid, buf, data) else -errno.EFAULT
 
     def sys_rt_sigaction(self, call, sig, act, oldact, sigsetsize, *_):
         if not 1 <= sig <= 64 or sig in (Signal.SIGKILL, Signal.SIGSTOP) and act:
             return -errno.EINVAL
-        pager, proc = self.system.pager, call.proc
-        if oldact and not pager.write(proc, oldact, proc.sigactions.get(sig, bytes(SIGACTION.size))):
+        pager, proc = self.use.pager, call.proc
+        if oldact and not pager.write(call.pid, oldact, proc.sigactions.get(sig, bytes(SIGACTION.size))):
             return -errno.EFAULT
         if act:
-            data = pager.read(proc, act, SIGACTION.size)
+            data = pager.read(call.pid, act, SIGACTION.size)
             if data is None:
                 return -errno.EFAULT
             proc.sigactions[sig] = data
         return 0
 
     def sys_rt_sigprocmask(self, call, how, set_addr, oldset, sigsetsize, *_):
-        pager, proc = self.system.pager, call.proc
-        if oldset and not pager.write(proc, oldset, SIGSET.pack(proc.sigmask)):
+        pager, proc = self.use.pager, call.proc
+        if oldset and not pager.write(call.pid, oldset, SIGSET.pack(proc.sigmask)):
             return -errno.EFAULT
         if set_addr:
-            data = pager.read(proc, set_addr, SIGSET.size)
+            data = pager.read(call.pid, set_addr, SIGSET.size)
             if data is None:
                 return -errno.EFAULT
             value = SIGSET.unpack(data)[0]
@@ -364,17 +487,17 @@ class ProcessManager:
 
     def sys_ugetrlimit(self, call, resource, rlim, *_):
         cur, top = (min(v, 0xFFFFFFFF) for v in self._limit(resource))
-        return 0 if self.system.pager.write(call.proc, rlim, RLIMIT32.pack(cur, top)) else -errno.EFAULT
+        return 0 if self.use.pager.write(call.pid, rlim, RLIMIT32.pack(cur, top)) else -errno.EFAULT
 
     def sys_prlimit64(self, call, pid, resource, new, old, *_):
-        if old and not self.system.pager.write(call.proc, old, RLIMIT64.pack(*self._limit(resource))):
+        if old and not self.use.pager.write(call.pid, old, RLIMIT64.pack(*self._limit(resource))):
             return -errno.EFAULT
         return 0
 
     def sys_getrandom(self, call, buf, length, flags, *_):
-        rng = self.system.machine.rng
+        rng = self.machine.rng
         data = bytes(rng.randrange(256) for _ in range(min(length, 1 << 16)))
-        return len(data) if self.system.pager.write(call.proc, buf, data) else -errno.EFAULT
+        return len(data) if self.use.pager.write(call.pid, buf, data) else -errno.EFAULT
 
     def _now(self, clock: int) -> tuple[int, int]:
         ns = self.nanoseconds() + (EPOCH * 1_000_000_000 if clock in (0, 5, 8, 11) else 0)
@@ -382,20 +505,20 @@ class ProcessManager:
 
     def sys_clock_gettime(self, call, clock, tp, *_):
         data = abi.TIMESPEC32.pack(*self._now(clock))
-        return 0 if self.system.pager.write(call.proc, tp, data) else -errno.EFAULT
+        return 0 if self.use.pager.write(call.pid, tp, data) else -errno.EFAULT
 
     def sys_clock_gettime64(self, call, clock, tp, *_):
         data = abi.TIMESPEC64.pack(*self._now(clock))
-        return 0 if self.system.pager.write(call.proc, tp, data) else -errno.EFAULT
+        return 0 if self.use.pager.write(call.pid, tp, data) else -errno.EFAULT
 
     def sys_gettimeofday(self, call, tv, tz, *_):
         sec, ns = self._now(0)
-        if tv and not self.system.pager.write(call.proc, tv, abi.TIMEVAL32.pack(sec, ns // 1000)):
+        if tv and not self.use.pager.write(call.pid, tv, abi.TIMEVAL32.pack(sec, ns // 1000)):
             return -errno.EFAULT
         return 0
 
     def _sleep(self, call, req, layout) -> int:
-        data = self.system.pager.read(call.proc, req, layout.size)
+        data = self.use.pager.read(call.pid, req, layout.size)
         if data is None:
             return -errno.EFAULT
         sec, ns = layout.unpack(data)
@@ -414,12 +537,14 @@ class ProcessManager:
         return self._sleep(call, req, abi.TIMESPEC64)
 
     def sys_sched_getaffinity(self, call, pid, size, mask, *_):
-        cores = len(self.system.machine.cores)
+        cores = len(self.machine.cores)
         data = ((1 << cores) - 1).to_bytes(4, "little")
         if size < 4:
             return -errno.EINVAL
-        return 4 if self.system.pager.write(call.proc, mask, data) else -errno.EFAULT
+        return 4 if self.use.pager.write(call.pid, mask, data) else -errno.EFAULT
 
     def sys_set_tls(self, call, tls, *_):
-        call.frame[EXC_TPIDRURO] = tls
-        return 0
+        frame = list(call.frame)
+        frame[EXC_TPIDRURO], frame[2] = tls, 0
+        frame[EXC_PC] += 2 if frame[EXC_CPSR] & 0x20 else 4
+        return Replace(frame)

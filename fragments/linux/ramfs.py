@@ -1,4 +1,4 @@
-"""The `ramfs` fragment: the root file system, a tree of inodes held in the server.
+"""The `ramfs` fragment: the root file system, a tree of inodes.
 
 Invariants: a directory's ``children`` maps names (bytes, no '/') to inodes; every
 directory but the root has exactly one parent entry; ``nlink`` of a file counts the
@@ -9,6 +9,8 @@ the same in every run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from fragments.runtime.fragment import Fragment, operation
 
 from .abi import S_IFCHR, S_IFDIR, S_IFLNK, S_IFREG
 
@@ -90,3 +92,20 @@ class RamFs:
         inode = self.new(S_IFREG | mode, data=bytearray(data))
         parent.children[name] = inode
         return inode
+
+
+class RamFsFragment(Fragment):
+    """The ramfs as a fragment. The vfs reaches its tree by reference, so a composition
+    must keep it in the vfs's task (``PINNED_TO``): it has no IPC interface yet."""
+
+    NAME = "ramfs"
+    PINNED_TO = "vfs"
+
+    def __init__(self, runtime):
+        super().__init__(runtime)
+        self.fs = RamFs()
+
+    @operation
+    def add_file(self, path, data, mode):
+        """Place a host file in the tree (boot and ``--add``)."""
+        self.fs.add_file(path, data, mode)

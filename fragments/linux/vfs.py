@@ -16,11 +16,13 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
+from fragments.runtime.fragment import Fragment, operation
+
 from . import abi
 from .abi import (AT_FDCWD, FD_CLOEXEC, IOVEC, LOFF, O_ACCMODE, S_IFIFO, S_IFLNK, S_IFMT, STAT64,
                   STATX, AtFlag, DirentType, FcntlCmd, OpenFlag, pack_dirent64)
-from .ramfs import Inode, RamFs
-from .syscalls import DEFER
+from .ramfs import Inode
+from .syscalls import DEFER, Call, Completions, SyscallServer
 
 O = OpenFlag
 
@@ -59,32 +61,90 @@ def normalize(path: bytes) -> bytes:
     return b"/" + b"/".join(parts)
 
 
-class Vfs:
-    def __init__(self, system, fs: RamFs, console):
-        self.system = system
-        self.fs = fs
-        self.console = console
-        self._pipe_ino = 1 << 20
+@dataclass(eq=False)
+class FileContext:
+    """The vfs's record of one process."""
+    pid: int
+    fds: dict = field(default_factory=dict)     # fd -> [OpenFile, cloexec]
+    cwd: bytes = b"/"
+    umask: int = 0o022
+    exe_path: bytes = b""
 
-    # --- descriptor tables ------------------------------------------------------------
-    def initial_fds(self) -> dict:
+
+class Vfs(Fragment, SyscallServer, Completions):
+    NAME = "vfs"
+    USES = ("pager", "console", "process")
+
+    def __init__(self, runtime):
+        super().__init__(runtime)
+        self.contexts: dict[int, FileContext] = {}
+        self.console_readers: list = []     # deferred console reads: (call, iovecs)
+        self._pipe_ino = 1 << 20
+        self.start_completions()
+
+    @property
+    def fs(self):
+        """The root file system (ramfs, reached by reference: it shares the vfs's task)."""
+        return self.runtime.instance("ramfs").fs
+
+    def record(self, pid: int) -> FileContext | None:
+        return self.contexts.get(pid)
+
+    # --- processes ----------------------------------------------------------------------
+    @operation
+    def attach(self, pid):
+        """A process started from outside: stdin, stdout, stderr on the console."""
         inode = self.fs.root.children[b"dev"].children[b"console"]
         console = OpenFile("console", O.O_RDWR, inode, path=b"/dev/console", refs=2)
         error = OpenFile("console", O.O_RDWR, inode, path=b"/dev/console", stream="err")
-        return {0: [console, False], 1: [console, False], 2: [error, False]}
+        self.contexts[pid] = FileContext(pid, {0: [console, False], 1: [console, False],
+                                               2: [error, False]})
 
-    def fork_fds(self, fds: dict) -> dict:
-        for f, _ in fds.values():
+    @operation
+    def fork(self, parent_pid, child_pid):
+        parent = self.contexts[parent_pid]
+        for f, _ in parent.fds.values():
             f.refs += 1
-        return {fd: [f, c] for fd, (f, c) in fds.items()}
+        self.contexts[child_pid] = FileContext(child_pid, {fd: [f, c] for fd, (f, c) in parent.fds.items()},
+                                               parent.cwd, parent.umask, parent.exe_path)
 
-    def close_all(self, proc) -> None:
-        for fd in sorted(proc.fds):
-            self._close(proc, fd)
+    @operation
+    def detach(self, pid):
+        """``pid`` ended: close its descriptors (may wake pipe readers)."""
+        proc = self.contexts.pop(pid, None)
+        if proc is not None:
+            for fd in sorted(proc.fds):
+                self._close(proc, fd)
 
-    def exec_fds(self, proc) -> None:
+    @operation
+    def exec_done(self, pid, path):
+        """After a successful execve: close-on-exec descriptors go, /proc/self/exe follows."""
+        proc = self.contexts[pid]
+        proc.exe_path = path
         for fd in [fd for fd, (_, cloexec) in proc.fds.items() if cloexec]:
             self._close(proc, fd)
+
+    @operation
+    def exec_file(self, pid, dirfd, path_addr):
+        """(path, contents) of the file execve names, or -errno."""
+        call = Call(self.contexts[pid], 0, [])
+        path = self._path(call, dirfd, path_addr)
+        if isinstance(path, int):
+            return path
+        inode = self.lookup(call.proc, path)
+        if isinstance(inode, int):
+            return inode
+        if not inode.is_reg:
+            return -errno.EACCES
+        return path, bytes(inode.data)
+
+    @operation
+    def open_file(self, path):
+        """Contents of a regular file (a program started from outside), or -errno."""
+        inode = self.lookup(FileContext(0), path)
+        if isinstance(inode, int):
+            return inode
+        return bytes(inode.data) if inode.is_reg else -errno.EACCES
 
     def _file(self, proc, fd: int) -> OpenFile | None:
         entry = proc.fds.get(fd)
@@ -113,8 +173,10 @@ class Vfs:
                 self._wake_pipe(f.pipe)
         return 0
 
-    def file_bytes(self, proc, fd: int) -> bytes | None:
-        f = self._file(proc, fd)
+    @operation
+    def file_bytes(self, pid, fd):
+        proc = self.contexts.get(pid)
+        f = None if proc is None else self._file(proc, fd)
         return bytes(f.inode.data) if f is not None and f.kind == "file" else None
 
     # --- paths ------------------------------------------------------------------------
@@ -129,7 +191,7 @@ class Vfs:
         return f.path
 
     def _path(self, call, dirfd: int, address: int) -> bytes | int:
-        raw = self.system.pager.read_cstring(call.proc, address)
+        raw = self.use.pager.read_cstring(call.pid, address)
         if raw is None:
             return -errno.EFAULT
         if not raw:
@@ -188,7 +250,7 @@ class Vfs:
 
     # --- read / write -------------------------------------------------------------------
     def _iov(self, call, address: int, count: int) -> list[tuple[int, int]] | None:
-        raw = self.system.pager.read(call.proc, address, IOVEC.size * count)
+        raw = self.use.pager.read(call.pid, address, IOVEC.size * count)
         if raw is None:
             return None
         return [IOVEC.unpack_from(raw, i * IOVEC.size) for i in range(count)]
@@ -210,10 +272,11 @@ class Vfs:
         if f.kind == "null":
             return 0
         if f.kind == "console":
-            if not self.console.ready():
-                self.console.readers.append((call, vec))
+            data = self.use.console.read(total)
+            if data is None:
+                self.console_readers.append((call, vec))
                 return DEFER
-            return self._scatter(call, vec, self.console.read(total))
+            return self._scatter(call, vec, data)
         if f.kind == "pipe_r":
             pipe = f.pipe
             if not pipe.buf and pipe.writers:
@@ -234,7 +297,7 @@ class Vfs:
         done = 0
         for address, length in vec:
             piece = data[done:done + length]
-            if piece and not self.system.pager.write(call.proc, address, piece):
+            if piece and not self.use.pager.write(call.pid, address, piece):
                 return done or -errno.EFAULT
             done += len(piece)
             if done >= len(data):
@@ -244,19 +307,26 @@ class Vfs:
     def _wake_pipe(self, pipe: Pipe) -> None:
         while pipe.waiting and (pipe.buf or not pipe.writers):
             call, vec = pipe.waiting.pop(0)
-            if not call.proc.alive:
+            if call.pid not in self.contexts:
                 continue
             total = sum(n for _, n in vec)
             data = bytes(pipe.buf[:total])
             del pipe.buf[:total]
-            self.system.finish(call, self._scatter(call, vec, data))
+            self.complete(call.pid, self._scatter(call, vec, data))
 
-    def wake_console(self) -> None:
-        while self.console.readers and self.console.ready():
-            call, vec = self.console.readers.pop(0)
-            if call.proc.alive:
-                total = sum(n for _, n in vec)
-                self.system.finish(call, self._scatter(call, vec, self.console.read(total)))
+    @operation
+    def console_input(self):
+        """The console has input (or reached its end): complete the waiting reads."""
+        while self.console_readers:
+            call, vec = self.console_readers[0]
+            if call.pid not in self.contexts:
+                self.console_readers.pop(0)
+                continue
+            data = self.use.console.read(sum(n for _, n in vec))
+            if data is None:
+                return
+            self.console_readers.pop(0)
+            self.complete(call.pid, self._scatter(call, vec, data))
 
     def sys_write(self, call, fd, buf, count, *_):
         return self._writev(call, fd, [(buf, count)])
@@ -271,19 +341,19 @@ class Vfs:
             return -errno.EBADF
         data = bytearray()
         for address, length in vec:
-            piece = self.system.pager.read(call.proc, address, length)
+            piece = self.use.pager.read(call.pid, address, length)
             if piece is None:
                 if not data:
                     return -errno.EFAULT
                 break
             data += piece
         if f.kind == "console":
-            return self.console.write(bytes(data), f.stream)
+            return self.use.console.write(bytes(data), f.stream)
         if f.kind == "null":
             return len(data)
         if f.kind == "pipe_w":
             if not f.pipe.readers:
-                self.system.process.signal(call.proc, abi.Signal.SIGPIPE)
+                self.use.process.post_signal(call.pid, int(abi.Signal.SIGPIPE))
                 return -errno.EPIPE
             f.pipe.buf += data
             self._wake_pipe(f.pipe)
@@ -363,7 +433,7 @@ class Vfs:
         pos = self._seek(f, offset, whence)
         if pos < 0:
             return pos
-        return 0 if self.system.pager.write(call.proc, result, LOFF.pack(pos)) else -errno.EFAULT
+        return 0 if self.use.pager.write(call.pid, result, LOFF.pack(pos)) else -errno.EFAULT
 
     # --- descriptors --------------------------------------------------------------------
     def sys_dup(self, call, fd, *_):
@@ -407,7 +477,7 @@ class Vfs:
         extra = flags & O.O_NONBLOCK
         r = self._install(call.proc, OpenFile("pipe_r", abi.O_RDONLY | extra, pipe=pipe), cloexec)
         w = self._install(call.proc, OpenFile("pipe_w", O.O_WRONLY | extra, pipe=pipe), cloexec)
-        if not self.system.pager.write(call.proc, address, abi.FD_PAIR.pack(r, w)):
+        if not self.use.pager.write(call.pid, address, abi.FD_PAIR.pack(r, w)):
             self._close(call.proc, r)
             self._close(call.proc, w)
             return -errno.EFAULT
@@ -440,9 +510,14 @@ class Vfs:
             return -errno.EBADF
         if f.kind != "console":
             return -errno.ENOTTY
-        pager, proc = self.system.pager, call.proc
-        return self.console.ioctl(request, (lambda n: pager.read(proc, argp, n),
-                                            lambda data: pager.write(proc, argp, data)))
+        size = self.use.console.ioctl_input(request)
+        data = self.use.pager.read(call.pid, argp, size) if size else b""
+        if data is None:
+            return -errno.EFAULT
+        result, out = self.use.console.ioctl(request, data)
+        if out and not self.use.pager.write(call.pid, argp, out):
+            return -errno.EFAULT
+        return result
 
     def sys_poll(self, call, fds, nfds, timeout, *_):
         return self._poll(call, fds, nfds)
@@ -451,8 +526,8 @@ class Vfs:
         return self._poll(call, fds, nfds)
 
     def _poll(self, call, address, nfds):
-        pager, size = self.system.pager, abi.POLLFD.size
-        raw = pager.read(call.proc, address, size * nfds)
+        pager, size = self.use.pager, abi.POLLFD.size
+        raw = pager.read(call.pid, address, size * nfds)
         if raw is None:
             return -errno.EFAULT
         out, ready = bytearray(), 0
@@ -461,7 +536,7 @@ class Vfs:
             revents = (events & 0x5) if fd in call.proc.fds else 0x20  # POLLIN|POLLOUT / NVAL
             ready += bool(revents)
             out += abi.POLLFD.pack(fd, events, revents)
-        pager.write(call.proc, address, bytes(out))
+        pager.write(call.pid, address, bytes(out))
         return ready
 
     # --- the cwd and the umask ----------------------------------------------------------
@@ -485,12 +560,12 @@ class Vfs:
         cwd = call.proc.cwd + b"\0"
         if size < len(cwd):
             return -errno.ERANGE
-        return len(cwd) if self.system.pager.write(call.proc, buf, cwd) else -errno.EFAULT
+        return len(cwd) if self.use.pager.write(call.pid, buf, cwd) else -errno.EFAULT
 
     # --- metadata -----------------------------------------------------------------------
     def _stat_of(self, call, dirfd, path_addr, flags) -> Inode | int:
         if flags & AtFlag.AT_EMPTY_PATH:
-            raw = self.system.pager.read_cstring(call.proc, path_addr)
+            raw = self.use.pager.read_cstring(call.pid, path_addr)
             if raw == b"":
                 f = self._file(call.proc, dirfd)
                 return -errno.EBADF if f is None else self._inode_of(f)
@@ -506,12 +581,12 @@ class Vfs:
         return f.inode
 
     def _put_stat64(self, call, inode, address):
-        t = self.system.process.seconds()
+        t = self.use.process.seconds()
         blocks = (inode.size + 511) // 512
         rdev = 0x0501 if inode.device == "console" else 0x0103 if inode.device == "null" else 0
         data = STAT64.pack(1, inode.ino & 0xFFFFFFFF, inode.mode, inode.nlink, 0, 0, rdev,
                            inode.size, 4096, blocks, t, 0, t, 0, t, 0, inode.ino)
-        return 0 if self.system.pager.write(call.proc, address, data) else -errno.EFAULT
+        return 0 if self.use.pager.write(call.pid, address, data) else -errno.EFAULT
 
     def sys_stat64(self, call, path, buf, *_):
         return self.sys_fstatat64(call, AT_FDCWD, path, buf, 0)
@@ -531,13 +606,13 @@ class Vfs:
         inode = self._stat_of(call, dirfd, path, flags)
         if isinstance(inode, int):
             return inode
-        t = self.system.process.seconds()
+        t = self.use.process.seconds()
         ts = (t, 0, 0) * 4
         rmaj = 5 if inode.device == "console" else 1 if inode.device == "null" else 0
         rmin = 1 if inode.device == "console" else 3 if inode.device == "null" else 0
         data = STATX.pack(0x7FF, 4096, 0, inode.nlink, 0, 0, inode.mode, 0, inode.ino, inode.size,
                           (inode.size + 511) // 512, 0, *ts, rmaj, rmin, 0, 1, 0, 0, 0)
-        return 0 if self.system.pager.write(call.proc, buf, data) else -errno.EFAULT
+        return 0 if self.use.pager.write(call.pid, buf, data) else -errno.EFAULT
 
     def sys_getdents64(self, call, fd, dirp, count, *_):
         f = self._file(call.proc, fd)
@@ -558,7 +633,7 @@ class Vfs:
                 break
             out += record
             f.offset += 1
-        return len(out) if self.system.pager.write(call.proc, dirp, bytes(out)) else -errno.EFAULT
+        return len(out) if self.use.pager.write(call.pid, dirp, bytes(out)) else -errno.EFAULT
 
     # --- the namespace ------------------------------------------------------------------
     def sys_mkdir(self, call, path, mode, *_):
@@ -641,7 +716,7 @@ class Vfs:
             inode = -errno.EBADF if f is None else self._inode_of(f)
         if isinstance(inode, int):
             return inode
-        inode.mtime = self.system.process.seconds()
+        inode.mtime = self.use.process.seconds()
         return 0
 
     def sys_access(self, call, path, mode, *_):
@@ -667,5 +742,5 @@ class Vfs:
         if not inode.is_link:
             return -errno.EINVAL
         data = inode.target[:size]
-        return len(data) if self.system.pager.write(call.proc, buf, data) else -errno.EFAULT
+        return len(data) if self.use.pager.write(call.pid, buf, data) else -errno.EFAULT
 

@@ -1,6 +1,8 @@
-"""The monolithic Linux system driven through its Python API (boot_linux / spawn)."""
+"""The Linux system driven through its Python API (boot_linux / spawn), in each composition."""
 
 from pathlib import Path
+
+import pytest
 
 from fragments.linux.system import boot_linux
 from kernel_model.machine import Machine
@@ -8,39 +10,49 @@ from kernel_model.machine import Machine
 DEMOS = Path(__file__).resolve().parents[3] / "demos" / "arm"
 
 
-def boot(cores=2, seed=3, programs=("hello",)):
+def boot(cores=2, seed=3, programs=("hello",), composition="monolithic"):
     machine = Machine(cores=cores, seed=seed)
-    system = boot_linux(machine)
+    system = boot_linux(machine, composition)
     for name in programs:
         system.fs.add_file(f"/bin/{name}".encode(), (DEMOS / name).read_bytes())
     machine.uart.feed(b"")
     return machine, system
 
 
-def test_concurrent_processes_share_the_server_and_leak_no_frame():
+def _frames_in_live_tasks(machine) -> set[int]:
+    return {node.resource for task in machine.kernel.tasks if task.alive
+            for node in task.space.pages.values()}
+
+
+@pytest.mark.parametrize("composition", ["monolithic", "fragmented", "mixed"])
+def test_concurrent_processes_leak_no_frame(composition):
     """Three programs (fork, exec, COW, pipes) run at once on two cores; when all have
-    ended every frame the server lent is back in the pool and the server holds only its
-    UTCB pages."""
-    machine, system = boot(programs=("forkexec", "mmapcow", "pipes", "hello"))
-    free = machine.ram.free_frames
+    ended the pager lends no frame any more and every allocated frame is mapped in a live
+    task (none is lost)."""
+    machine, system = boot(programs=("forkexec", "mmapcow", "pipes", "hello"), composition=composition)
     pids = [system.spawn(f"/bin/{n}", [n], []) for n in ("forkexec", "mmapcow", "pipes")]
     machine.run()
     assert machine.crashes == []
     assert [system.exit_status(p) for p in pids] == [0, 0, 0]
-    assert machine.ram.free_frames == free
-    assert len(system.server_task.space.pages) == 4
+    assert system.pager.contexts == {}
+    allocated = machine.ram.frame_count - 1 - machine.ram.free_frames
+    assert len(_frames_in_live_tasks(machine)) == allocated
 
 
-def test_every_process_is_an_alien_thread_paged_by_the_server():
-    """A Linux process: its own task, one alien thread, pager and exception handler a
-    gate bound to the l4linux server thread labelled pid << 4."""
-    machine, system = boot()
+@pytest.mark.parametrize("composition", ["monolithic", "fragmented"])
+def test_every_process_is_an_alien_thread_of_pager_and_syscalls(composition):
+    """A Linux process: its own task, one alien thread whose pager is a gate bound to the
+    thread of the task holding the pager fragment, and whose exception handler is a gate
+    of the syscalls fragment's task."""
+    machine, system = boot(composition=composition)
     pid = system.spawn("/bin/hello", ["hello"], [])
     proc = system.process.procs[pid]
     assert proc.thread.alien
-    assert proc.thread.pager == proc.thread.exc_handler
-    gate = proc.task.caps.lookup_selector(proc.thread.pager).resource
-    assert gate.thread is system.server_thread and gate.label >> 4 == pid
+    pager_gate = proc.task.caps.lookup_selector(proc.thread.pager).resource
+    exc_gate = proc.task.caps.lookup_selector(proc.thread.exc_handler).resource
+    assert pager_gate.thread is system.pager.host.thread
+    assert exc_gate.thread is system.fragment("syscalls").host.thread
+    assert (pager_gate.thread is exc_gate.thread) == (composition == "monolithic")
     machine.run()
     assert system.exit_status(pid) == 0
     assert machine.uart.written == b"hello, world\nargv[0]=hello\n"

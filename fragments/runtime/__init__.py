@@ -1,0 +1,1 @@
+"""The fragment runtime: fragments, hosts (tasks), bindings, compositions, re-cutting."""
