@@ -11,7 +11,7 @@ memory through ``read``/``write``, which walk the same page table with the same 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Callable, Iterator
 
 from unicorn import UC_PROT_EXEC, UC_PROT_READ, UC_PROT_WRITE
 
@@ -48,13 +48,16 @@ class AddressSpace:
         self.ram = ram
         self.pages: dict[int, mapdb.MapNode] = {}
         self._uc: Uc | None = None
+        self._on_code_change: Callable[[], None] = lambda: None
 
     def __repr__(self) -> str:
         return f"<space of {self.name}>"
 
-    def attach_unicorn(self, uc: "Uc") -> None:
-        """Mirror the page table into ``uc`` from now on."""
+    def attach_unicorn(self, uc: "Uc", on_code_change: Callable[[], None] | None = None) -> None:
+        """Mirror the page table into ``uc`` from now on; ``on_code_change`` is called
+        whenever translated code may have become stale."""
         self._uc = uc
+        self._on_code_change = on_code_change or (lambda: None)
         for vpn, node in self.pages.items():
             self._uc_map(vpn, node)
 
@@ -70,6 +73,7 @@ class AddressSpace:
         if self._uc is not None and length > 0:
             start = address & ~(PAGE_SIZE - 1)
             self._uc.ctl_remove_cache(start, address + length)
+            self._on_code_change()
 
     def _slot_installed(self, vpn: int, node: mapdb.MapNode) -> None:
         self.pages[vpn] = node
@@ -140,15 +144,17 @@ class AddressSpace:
 
     def poke(self, address: int, data: bytes) -> None:
         """Write through the frames ignoring W (the kernel writing a UTCB or a loader filling
-        a read-only segment); the pages must be mapped."""
+        a read-only segment); the pages must be mapped. Only executable pages can hold
+        translated code, so only their translations are dropped."""
         self.check(address, len(data), 0)
-        self._forget_code(address, len(data))
         view = memoryview(data)
         while view:
             node = self.pages[address >> PAGE_SHIFT]
             offset = address & (PAGE_SIZE - 1)
             chunk = min(len(view), PAGE_SIZE - offset)
             self.ram.write(node.resource, offset, bytes(view[:chunk]))
+            if node.rights & MEM_X:
+                self._forget_code(address, chunk)
             address, view = address + chunk, view[chunk:]
 
     def read_word(self, address: int) -> int:

@@ -6,10 +6,15 @@ Each task that runs ARM code gets one ``Uc`` whose memory is the task's page tab
 
 Traps never run kernel logic inside a unicorn hook: the hooks record a ``Trap`` and stop the
 emulator; ``run`` returns it and the kernel acts after ``emu_start`` has returned.
-Instructions are counted exactly by a C hook (``_icount.c``): a quantum stops on its limit,
-and an instruction that faults or is undefined is not counted (it has not completed; the
-fault handler's retry counts it). SVC has completed when the hook runs; unicorn leaves PC
-after it, and ``Trap.pc`` is rewound to the SVC itself as Fiasco reports it.
+
+Instructions are counted exactly, by basic block, in C (``_icount.c``, which says how): a
+quantum of N instructions runs whole blocks while they fit, then the first instructions of the
+next block (its *tail*) with a per-instruction hook installed for that block only. An
+instruction that faults or is undefined is not counted (it has not completed; the fault
+handler's retry counts it). SVC has completed when the hook runs; unicorn leaves PC after it,
+and ``Trap.pc`` is rewound to the SVC itself as Fiasco reports it. The one inexactness is
+unicorn's: it will not stop inside a Thumb IT block, so a quantum whose end falls in one runs
+to the end of the IT block (up to four instructions more), and counts them.
 """
 
 from __future__ import annotations
@@ -18,7 +23,7 @@ import ctypes
 import importlib.util
 from dataclasses import dataclass
 
-from unicorn import (UC_ARCH_ARM, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_PROT,
+from unicorn import (UC_ARCH_ARM, UC_HOOK_BLOCK, UC_HOOK_CODE, UC_HOOK_INTR, UC_HOOK_MEM_PROT,
                      UC_HOOK_MEM_UNMAPPED, UC_MEM_FETCH_PROT, UC_MEM_FETCH_UNMAPPED,
                      UC_MEM_WRITE_PROT, UC_MEM_WRITE_UNMAPPED, UC_MODE_ARM, Uc, UcError)
 from unicorn import arm_const as A
@@ -39,9 +44,24 @@ REG_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc", "cpsr"]
 INTR_SVC = 2
 
 
+class _BlockLen(ctypes.Structure):
+    _fields_ = [("address", ctypes.c_uint32), ("generation", ctypes.c_uint32),
+                ("size", ctypes.c_uint32), ("insns", ctypes.c_uint32)]
+
+
 class _ICount(ctypes.Structure):
+    """Mirror of ``icount_t`` in _icount.c."""
+
     _fields_ = [("count", ctypes.c_uint64), ("limit", ctypes.c_uint64),
-                ("emu_stop", ctypes.c_void_p)]
+                ("block", ctypes.c_uint64), ("base", ctypes.c_uint64),
+                ("refused", ctypes.c_uint64), ("stop_at", ctypes.c_uint64),
+                ("tb_end", ctypes.c_uint64),
+                ("refused_size", ctypes.c_uint32), ("tail", ctypes.c_int32),
+                ("stopping", ctypes.c_int32), ("left", ctypes.c_int32),
+                ("intno", ctypes.c_int32), ("cpsr_reg", ctypes.c_int32),
+                ("generation", ctypes.c_uint32),
+                ("emu_stop", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
+                ("mem_read", ctypes.c_void_p), ("cache", _BlockLen * 4096)]
 
 
 def _load_icount():
@@ -49,12 +69,28 @@ def _load_icount():
     if spec is None or spec.origin is None:
         raise ImportError("kernel_model._icount is not built: install the package "
                           "(pip install -e .) so that its C hook is compiled")
-    return ctypes.CDLL(spec.origin)
+    lib = ctypes.CDLL(spec.origin)
+    lib.l4_icount_upto.restype = ctypes.c_uint64
+    lib.l4_icount_upto.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
+    return lib
 
 
 _ICOUNT_LIB = _load_icount()
-_ICOUNT_HOOK = ctypes.cast(_ICOUNT_LIB.l4_icount_hook, ctypes.c_void_p)
-_EMU_STOP = ctypes.cast(_ucmod.uclib.uc_emu_stop, ctypes.c_void_p)
+_BLOCK_HOOK = ctypes.cast(_ICOUNT_LIB.l4_icount_block, ctypes.c_void_p)
+_INSN_HOOK = ctypes.cast(_ICOUNT_LIB.l4_icount_insn, ctypes.c_void_p)
+_INTR_HOOK = ctypes.cast(_ICOUNT_LIB.l4_icount_intr, ctypes.c_void_p)
+_UC_FUNCTIONS = [ctypes.cast(getattr(_ucmod.uclib, name), ctypes.c_void_p).value
+                 for name in ("uc_emu_stop", "uc_reg_read", "uc_mem_read")]
+
+
+def _add_c_hook(uc: Uc, kind: int, callback, data, begin: int = 1, end: int = 0):
+    """Install a C function as a unicorn hook (the Python binding takes Python callables)."""
+    handle = _ucmod.uc_hook_h()
+    err = _ucmod.uclib.uc_hook_add(uc._uch, ctypes.byref(handle), kind, callback,
+                                   ctypes.byref(data), ctypes.c_uint64(begin), ctypes.c_uint64(end))
+    if err:
+        raise RuntimeError(f"unicorn refused a hook ({err})")
+    return handle
 
 
 @dataclass(frozen=True)
@@ -74,33 +110,27 @@ class ArmEngine:
 
     def __init__(self, space):
         self.uc = Uc(UC_ARCH_ARM, UC_MODE_ARM)
+        # reg/set_reg call libunicorn directly: the binding's reg_read costs microseconds
+        self._value = ctypes.c_uint32()
+        self._value_ref = ctypes.byref(self._value)
         self.current = None
         self._trap: Trap | None = None
-        self._icount = _ICount(0, 0, _EMU_STOP.value)
-        handle = _ucmod.uc_hook_h()
-        err = _ucmod.uclib.uc_hook_add(self.uc._uch, ctypes.byref(handle), UC_HOOK_CODE,
-                                       _ICOUNT_HOOK, ctypes.byref(self._icount),
-                                       ctypes.c_uint64(1), ctypes.c_uint64(0))
-        if err:
-            raise RuntimeError(f"unicorn refused the instruction counter hook ({err})")
-        self.uc.hook_add(UC_HOOK_INTR, self._on_interrupt)
+        self._icount = _ICount(cpsr_reg=CPSR, generation=1, emu_stop=_UC_FUNCTIONS[0],
+                               reg_read=_UC_FUNCTIONS[1], mem_read=_UC_FUNCTIONS[2])
+        _add_c_hook(self.uc, UC_HOOK_BLOCK, _BLOCK_HOOK, self._icount)
+        _add_c_hook(self.uc, UC_HOOK_INTR, _INTR_HOOK, self._icount)
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_memory, False)
         self.uc.hook_add(UC_HOOK_MEM_PROT, self._on_memory, True)
         self._blank = self.uc.context_save()
-        space.attach_unicorn(self.uc)
+        space.attach_unicorn(self.uc, self._code_changed)
+
+    def _code_changed(self) -> None:
+        """Code or mappings changed: cached block lengths may be stale."""
+        self._icount.generation += 1
 
     # --- hooks: record and stop, nothing else ----------------------------------------
     def _pc_thumb(self):
-        pc = self.uc.reg_read(PC)
-        return pc, bool(self.uc.reg_read(CPSR) & CPSR_THUMB)
-
-    def _on_interrupt(self, uc, intno, _):
-        pc, thumb = self._pc_thumb()
-        if intno == INTR_SVC:
-            self._trap = Trap("svc", (pc - (2 if thumb else 4)) & 0xFFFFFFFF, thumb)
-        else:  # bkpt and other exceptions: reported like an undefined instruction
-            self._trap = Trap("undef", (pc - (2 if thumb else 4)) & 0xFFFFFFFF, thumb)
-        uc.emu_stop()
+        return self.reg(PC), self.thumb
 
     def _on_memory(self, uc, access, address, size, value, present):
         pc, thumb = self._pc_thumb()
@@ -135,17 +165,19 @@ class ArmEngine:
         if self.current is thread:
             return
         if self.current is not None and self.current.alive:
-            self.current.arm_context = self.uc.context_save()
+            self.uc.context_update(self.current.arm_context)
         self.uc.context_restore(thread.arm_context)
         self.current = thread
 
     def forget(self, thread) -> None:
+        """``thread`` is dead: unload it, keeping its last registers for a post-mortem."""
         if self.current is thread:
+            thread.arm_context = self.uc.context_save()
             self.current = None
 
     def read_registers(self) -> list[int]:
         """r0–r12, sp, lr, pc, cpsr of the loaded thread."""
-        return [self.uc.reg_read(r) for r in GPRS + [SP, LR, PC, CPSR]]
+        return [self.reg(r) for r in GPRS + [SP, LR, PC, CPSR]]
 
     def tpidrurw(self) -> int:
         return self.uc.reg_read(A.UC_ARM_REG_CP_REG, TPIDRURW_CP)
@@ -154,38 +186,76 @@ class ArmEngine:
         self.uc.reg_write(A.UC_ARM_REG_CP_REG, TPIDRURW_CP + (value & 0xFFFFFFFF,))
 
     def reg(self, reg: int) -> int:
-        return self.uc.reg_read(reg)
+        """A 32-bit register (r0–r12, sp, lr, pc, cpsr, TPIDRURO) of the loaded thread."""
+        err = _ucmod.uclib.uc_reg_read(self.uc._uch, reg, self._value_ref)
+        if err:
+            raise UcError(err)
+        return self._value.value
 
     def set_reg(self, reg: int, value: int) -> None:
-        self.uc.reg_write(reg, value & 0xFFFFFFFF)
+        self._value.value = value & 0xFFFFFFFF
+        err = _ucmod.uclib.uc_reg_write(self.uc._uch, reg, self._value_ref)
+        if err:
+            raise UcError(err)
 
     def set_pc(self, pc: int, thumb: bool) -> None:
         """Unicorn takes the instruction set from bit 0 of a PC write."""
-        self.uc.reg_write(PC, (pc & ~1) | int(thumb))
+        self.set_reg(PC, (pc & ~1) | int(thumb))
 
     @property
     def thumb(self) -> bool:
-        return bool(self.uc.reg_read(CPSR) & CPSR_THUMB)
+        return bool(self.reg(CPSR) & CPSR_THUMB)
 
     # --- running ----------------------------------------------------------------------
     def run(self, limit: int) -> tuple[int, Trap | None]:
-        """Run the loaded thread for at most ``limit`` instructions. Returns how many
-        completed and the trap that ended the run early, if any."""
-        self._trap = None
-        self._icount.count = 0
-        self._icount.limit = limit
-        pc = self.uc.reg_read(PC)
-        start = pc | 1 if self.thumb else pc
+        """Run the loaded thread for at most ``limit`` instructions (a little more only where
+        unicorn will not stop, inside a Thumb IT block). Returns how many completed and the
+        trap that ended the run early, if any."""
+        c = self._icount
+        c.count, c.limit = 0, limit
+        trap = self._emulate()
+        if trap is None:  # stopped before the block that would cross the limit
+            if c.count == limit:
+                return limit, None
+            trap = self._run_tail()
+            if trap is None:
+                end = c.refused + c.refused_size if c.left else self.reg(PC)
+                return self._upto(end), None
+        if trap.kind != "svc":
+            self.set_pc(trap.pc, trap.thumb)
+        if trap.kind == "fault" and trap.access == MEM_X:
+            return c.count, trap  # fetching a new block failed: the blocks entered completed
+        return self._upto(trap.pc) + (trap.kind == "svc"), trap
+
+    def _upto(self, pc: int) -> int:
+        return _ICOUNT_LIB.l4_icount_upto(ctypes.byref(self._icount), self.uc._uch, pc)
+
+    def _emulate(self) -> Trap | None:
+        self._trap, self._icount.intno = None, -1
+        pc = self.reg(PC)
         try:
-            self.uc.emu_start(start, 0xFFFFFFFF + 1)
+            self.uc.emu_start(pc | 1 if self.thumb else pc, 1 << 32)
         except UcError:
             if self._trap is None:  # unicorn reports undefined instructions this way
                 pc, thumb = self._pc_thumb()
                 self._trap = Trap("undef", pc, thumb)
-        executed = self._icount.count
-        trap = self._trap
-        if trap is not None and trap.kind != "svc" and trap.access != MEM_X:
-            executed -= 1  # begun and counted, not completed (an instruction fetch never begins)
-        if trap is not None and trap.kind != "svc":
-            self.set_pc(trap.pc, trap.thumb)
-        return executed, trap
+        if self._icount.intno >= 0:  # unicorn leaves PC after the svc (or bkpt)
+            pc, thumb = self._pc_thumb()
+            kind = "svc" if self._icount.intno == INTR_SVC else "undef"  # bkpt: as undefined
+            self._trap = Trap(kind, (pc - (2 if thumb else 4)) & 0xFFFFFFFF, thumb)
+        return self._trap
+
+    def _run_tail(self) -> Trap | None:
+        """Run the refused block up to its ``stop_at``: the block is translated again with
+        a per-instruction hook, then once more without it."""
+        c = self._icount
+        start, end = c.refused, c.refused + c.refused_size
+        c.tail, c.stopping, c.left = 1, 0, 0
+        hook = _add_c_hook(self.uc, UC_HOOK_CODE, _INSN_HOOK, c, start, end - 1)
+        self.uc.ctl_remove_cache(start, end)
+        try:
+            return self._emulate()
+        finally:
+            _ucmod.uclib.uc_hook_del(self.uc._uch, hook)
+            self.uc.ctl_remove_cache(start, end)
+            c.tail = 0

@@ -137,11 +137,12 @@ def _factory(k, thread, node, w):
     bound = None
     if kind == "gate" and w[2] != INVALID_CAP and w[2]:
         bound = _cap(thread, w[2], Thread, "gate thread").resource
-    if not factory.charge(kind):
+    if not factory.fits(kind):
         raise Refused(errno.ENOMEM, f"{factory.name} quota exhausted")
     name = f"{kind}{len(k.objects)}"
 
     def perform():
+        factory.charge(kind)
         obj = {"task": lambda: k.create_task(f"{thread.task.name}.{name}"),
                "thread": lambda: k.create_thread(thread.task, name),
                "factory": lambda: k.create_factory(name, w[2]),

@@ -145,6 +145,7 @@ def after_delivery(k, sender: Thread, message: Message, recv_timeout: int) -> No
 def deliver(k, message: Message, receiver: Thread) -> None:
     """Rendezvous: copy ``message`` into ``receiver`` and make it runnable."""
     error = _transfer(k, message, receiver, _receive_window(k, receiver))
+    message.receiver = receiver
     receiver.receiving = None
     _cancel_timeout(receiver)
     sender = message.sender

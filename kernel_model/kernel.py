@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 
 from . import mapdb, trace as T
 from .addrspace import AddressSpace, MemoryFault
-from .caps import (CAP_SLOTS, MEM_R, MEM_W, MEM_X, OBJ_ALL, Fpage, FPAGE_MEMORY,
+from .caps import (CAP_SLOTS, MEM_R, MEM_W, MEM_X, OBJ_ALL, OBJ_R, Fpage, FPAGE_MEMORY,
                    FPAGE_OBJECT, selector)
 from .cost import CostTable, DEFAULT_COSTS
 from .ipc_abi import UTCB_SIZE
@@ -139,6 +139,19 @@ class Kernel:
                       rights=child.rights, src=src.name)
         return child is not None
 
+    def grant_cap(self, src: Task, src_slot: int, dst: Task, dst_slot: int, rights: int) -> bool:
+        """Move a capability (rights ANDed): it leaves ``src`` and keeps its place in the
+        derivation tree. False if the source slot is empty or no right would remain."""
+        node = src.caps.lookup(src_slot)
+        if (node is None or not 0 <= dst_slot < CAP_SLOTS or not node.rights & rights & OBJ_R
+                or _is_ancestor(dst.caps.lookup(dst_slot), node)):
+            return False
+        self.drop_slot(dst, dst_slot)
+        moved = mapdb.grant(node, dst.caps, dst_slot, rights)
+        self.emit(T.CAP, task=dst, op="grant", slot=dst_slot, object=repr(moved.resource),
+                  rights=moved.rights, src=src.name)
+        return True
+
     def give_cap(self, src: Task, obj: KernelObject, dst: Task, rights: int, slot: int | None = None) -> int:
         """Map ``src``'s capability to ``obj`` into ``dst`` at ``slot`` (or the lowest free
         slot); returns the slot. The source must hold one."""
@@ -184,17 +197,16 @@ class Kernel:
         mapped = 0
         for i in range(pages):
             node = src.space.lookup(src_addr + i * PAGE_SIZE)
-            if node is None:
-                continue
+            if node is None or not node.rights & rights & MEM_R:
+                continue  # nothing to map, or no right would remain: the target is left alone
             dvpn = ((dst_addr + i * PAGE_SIZE) & 0xFFFFFFFF) >> PAGE_SHIFT
             if _is_ancestor(dst.space.pages.get(dvpn), node):
                 continue  # replacing the source's own ancestor would destroy the source
             self._clear_page(dst, dvpn)
             new = (mapdb.grant if grant else mapdb.derive)(node, dst.space, dvpn, rights)
-            if new is not None:
-                mapped += 1
-                self.emit(T.GRANT if grant else T.MAP, task=dst, address=dvpn << PAGE_SHIFT,
-                          frame=new.resource, rights=new.rights, src=src.name)
+            mapped += 1
+            self.emit(T.GRANT if grant else T.MAP, task=dst, address=dvpn << PAGE_SHIFT,
+                      frame=new.resource, rights=new.rights, src=src.name)
         return mapped
 
     def unmap_pages(self, task: Task, address: int, pages: int, rights: int, include_self: bool) -> int:
@@ -222,9 +234,8 @@ class Kernel:
                 if node is None:
                     continue
                 if grant:
-                    self.drop_slot(dst, dst_base + i)
-                    moved = mapdb.grant(node, dst.caps, dst_base + i, fpage.rights | obj_extra)
-                    count += moved is not None
+                    count += self.grant_cap(src, fpage.base + i, dst, dst_base + i,
+                                            fpage.rights | obj_extra)
                 else:
                     count += self.map_cap(src, fpage.base + i, dst, dst_base + i,
                                           fpage.rights | obj_extra)
@@ -266,6 +277,7 @@ class Kernel:
             if task.caps.lookup(node.key) is node:
                 mapdb.remove(node)
         task.alive = False
+        task.engine = None     # the unicorn instance (megabytes of host memory) goes with it
         self.emit(T.TASK, task=task, op="destroy")
 
     def live_threads(self) -> Iterator[Thread]:

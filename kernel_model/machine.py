@@ -79,7 +79,6 @@ class Machine:
     def charge(self, thread: Thread, cycles: int) -> None:
         self.cores[thread.core].now += cycles
         thread.stats.cycles += cycles
-        thread.quantum_left -= cycles
 
     def raise_irq(self, line: int) -> None:
         raise_line(self.kernel, line)
@@ -141,14 +140,22 @@ class Machine:
             self._run_python(thread)
         else:
             self._run_arm(core, thread)
-        if core.current is thread and thread.quantum_left <= 0:
+        if core.current is thread and core.now >= core.timer_at:
             self.scheduler.expire(core)
 
     def _quantum(self, core: Core, thread: Thread) -> int:
-        limit = min(thread.quantum_left, self.max_quantum)
+        """Instructions the next ARM quantum may run: to the core's timer (the end of the
+        slice) and to the next timed event; and, only while another core has work,
+        ``max_quantum`` at most, which bounds how far the cores' clocks drift apart (with
+        every other core idle there is nothing to interleave with)."""
+        if self.single_step:
+            return 1
+        limit = core.timer_at - core.now
+        if any(other.has_work() for other in self.cores if other is not core):
+            limit = min(limit, self.max_quantum)
         if self._events:
-            limit = min(limit, max(self._events[0][0] - core.now, 1))
-        return 1 if self.single_step else max(limit, 1)
+            limit = min(limit, self._events[0][0] - core.now)
+        return max(limit, 1)
 
     def _run_arm(self, core: Core, thread: Thread) -> None:
         engine = self.engine(thread.task)
@@ -164,7 +171,6 @@ class Machine:
         core.instructions += executed
         thread.stats.instructions += executed
         thread.stats.cycles += executed
-        thread.quantum_left -= executed
         if executed:
             self.kernel.emit(T.QUANTUM, thread=thread, instructions=executed, pc_from=pc_from,
                              pc=engine.reg(PC))

@@ -81,6 +81,7 @@ class Message:
     call: bool                   # the sender waits for a reply (receiver gets a reply cap)
     kind: str = "ipc"            # ipc | pagefault | exception | irq
     source: Any = None           # the gate or Irq it came through, if any
+    receiver: "Thread | None" = None  # set at rendezvous: who got it (and owes the reply)
 
 
 @dataclass
@@ -129,7 +130,7 @@ class Thread(KernelObject):
         # execution
         self.python_body: Generator | None = python_body
         self.arm_context: Any = None
-        self.quantum_left = 0
+        self.quantum_left = 0  # slice left when it last left its core (scheduler)
         self.ready_at = 0      # modeled time before which the thread cannot run (IPI)
         self.stats = Counters()
         self.exit_reason = ""
@@ -186,11 +187,15 @@ class Factory(KernelObject):
         self.quota = quota
         self.used = 0
 
+    def fits(self, kind: str) -> bool:
+        return self.used + self.OBJECT_BYTES[kind] <= self.quota
+
     def charge(self, kind: str) -> bool:
-        cost = self.OBJECT_BYTES[kind]
-        if self.used + cost > self.quota:
+        """Take the kernel memory of one ``kind`` object from the quota; False (and nothing
+        taken) if it does not fit."""
+        if not self.fits(kind):
             return False
-        self.used += cost
+        self.used += self.OBJECT_BYTES[kind]
         return True
 
 

@@ -1,12 +1,23 @@
 """Per-core scheduling: fixed priorities, round robin within a priority, time slices.
 
-Invariants (only this module changes ``Core.current`` and the run queues):
+Invariants (only this module changes ``Core.current``, ``Core.timer_at`` and the run queues):
 - A thread is in at most one place: the ``current`` of its core, or one run queue, or
   neither (blocked, inactive, dead).
 - ``ready_at`` delays a thread woken from another core by the IPI cost: its core does not
   run it before that modeled time.
 - IPC donates: a thread woken by a partner on the same core goes to the head of its queue
   and inherits the partner's remaining time slice (Fiasco's direct switch, l4-facts §1.7).
+
+Preemption: each core has a one-shot scheduling timer. When a thread becomes current the
+timer is programmed for the end of its slice (``timer_at``); the stepper never runs a quantum
+past it, and when the core's clock reaches it the timer fires: a ``tick`` event, then the
+decision — round robin to the next ready thread of the same or higher priority, or the same
+thread with a fresh slice. So preemption happens at a modeled time, never at a host time.
+While a thread is current its remaining slice is ``timer_at - now``; when it leaves the core
+the remainder is kept in ``quantum_left``. Simplifications [A]: the timer is one-shot (a
+tickless kernel's), not Fiasco's periodic tick; a Python thread's ``Work`` is not
+interruptible, so its tick comes when the work is done; a thread woken with a higher
+priority than the current one waits for the current one to block or for the tick.
 """
 
 from __future__ import annotations
@@ -29,6 +40,7 @@ class Core:
     index: int
     now: int = 0                              # modeled cycles
     current: Thread | None = None
+    timer_at: int | None = None               # when the scheduling timer fires (None: idle)
     runq: dict[int, deque] = field(default_factory=dict)
     last_task: object = None                  # for address-space switch costs
     instructions: int = 0
@@ -58,10 +70,20 @@ class Scheduler:
     def remove(self, thread: Thread) -> None:
         core = self._core(thread)
         if core.current is thread:
-            core.current = None
+            self._leave(core)
         queue = core.runq.get(thread.prio)
         if queue and thread in queue:
             queue.remove(thread)
+
+    def _leave(self, core: Core) -> None:
+        """The current thread leaves the core, taking the rest of its slice with it."""
+        core.current.quantum_left = max(core.timer_at - core.now, 0)
+        core.current = core.timer_at = None
+
+    def slice_left(self, thread: Thread) -> int:
+        """The rest of ``thread``'s time slice, counting down while it runs."""
+        core = self._core(thread)
+        return core.timer_at - core.now if core.current is thread else thread.quantum_left
 
     def block(self, thread: Thread) -> None:
         """``thread`` stopped running (its state says why)."""
@@ -79,7 +101,7 @@ class Scheduler:
             self.machine.ipis += 1
         donate = woken_by is not None and woken_by.core == thread.core
         if donate:
-            thread.quantum_left = max(woken_by.quantum_left, 1)
+            thread.quantum_left = max(self.slice_left(woken_by), 1)
         self.enqueue(thread, front=donate)
 
     def start(self, thread: Thread) -> None:
@@ -113,30 +135,35 @@ class Scheduler:
         core.last_task = thread.task
         core.current = thread
         thread.state = ThreadState.RUNNING
-        if thread.quantum_left <= 0:
-            thread.quantum_left = self.time_slice
+        core.timer_at = core.now + (thread.quantum_left if thread.quantum_left > 0
+                                    else self.time_slice)
 
     def expire(self, core: Core) -> None:
-        """The current thread used its slice: round robin if anyone else of its priority
-        or higher is ready."""
+        """The core's timer fired (a ``tick``): the current thread's slice is used up. Round
+        robin if another thread of its priority or higher is ready, else it runs on with a
+        fresh slice."""
         thread = core.current
-        thread.quantum_left = self.time_slice
-        if any(q for p, q in core.runq.items() if p >= thread.prio):
-            core.current = None
+        preempted = any(q for p, q in core.runq.items() if p >= thread.prio)
+        self.machine.kernel.emit(T.TICK, thread=thread, preempted=preempted)
+        if preempted:
+            self._leave(core)
+            thread.quantum_left = self.time_slice
             thread.state = ThreadState.READY
             self.enqueue(thread)
+        else:
+            core.timer_at = core.now + self.time_slice
 
     def migrate(self, thread: Thread, core_index: int) -> None:
-        """Move a thread to another core; it keeps its state."""
+        """Move a thread to another core; it keeps its state (a running or ready thread is
+        ready on the new core after an IPI, a blocked one wakes up there)."""
         if thread.core == core_index:
             return
         old = thread.core
-        was_current = self._core(thread).current is thread
         queued = thread.state in (ThreadState.READY, ThreadState.RUNNING)
+        self.machine.kernel.emit(T.MIGRATE, thread=thread, from_core=old, to_core=core_index)
         self.remove(thread)
         thread.core = core_index
         thread.ready_at = self.machine.cores[old].now + self.machine.kernel.costs.ipi.cycles
-        if queued or was_current:
+        if queued:
             thread.state = ThreadState.READY
             self.enqueue(thread)
-        self.machine.kernel.emit(T.MIGRATE, thread=thread, from_core=old, to_core=core_index)

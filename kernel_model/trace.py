@@ -33,7 +33,8 @@ CAP = "cap"                # capability operation (data: op, slot, object, right
 INVOKE = "invoke"          # kernel-object invocation (data: object, op, result)
 IRQ = "irq"                # a device raised a line (data: line)
 IRQ_DELIVER = "irq-deliver"
-SCHEDULE = "schedule"      # a core switched threads (data: from, to, as_switch)
+SCHEDULE = "schedule"      # a core switched threads (data: to, space_switch)
+TICK = "tick"              # a core's scheduling timer fired (data: preempted)
 MIGRATE = "migrate"        # a thread moved cores (data: from_core, to_core)
 THREAD = "thread"          # created, started, killed (data: op, reason)
 TASK = "task"
@@ -41,7 +42,7 @@ TIMEOUT = "timeout"
 IDLE = "idle"              # a core advanced its clock with nothing to run
 
 KERNEL_KINDS = (QUANTUM, STEP, IPC_SEND, IPC_BLOCK, IPC_REPLY, IPC_ERROR, PAGE_FAULT, EXCEPTION,
-                MAP, UNMAP, GRANT, CAP, INVOKE, IRQ, IRQ_DELIVER, SCHEDULE, MIGRATE, THREAD,
+                MAP, UNMAP, GRANT, CAP, INVOKE, IRQ, IRQ_DELIVER, SCHEDULE, TICK, MIGRATE, THREAD,
                 TASK, TIMEOUT, IDLE)
 
 
