@@ -154,7 +154,7 @@ class Pager(Fragment, SyscallServer):
         context = self.contexts.get(pid)
         if context is None or result.tag.label != PROTO_PAGE_FAULT:
             return None
-        ctx = self.host.ctx
+        ctx = self.server.ctx
         word, _pc = ctx.mrs(2)
         item = self.page_fault(context, word & ~0x7, word & 0x7)
         if item is None:
@@ -164,14 +164,15 @@ class Pager(Fragment, SyscallServer):
 
     # --- frames of the pager ------------------------------------------------------------
     @property
-    def server(self):
+    def home(self):
+        """The task holding the pager (and its pool)."""
         return self.host.task
 
     def _new_frame(self, content: bytes | None) -> Frame:
         saddr = self._free_saddrs.pop() if self._free_saddrs else self._take_saddr()
         self.map_new_page(saddr, MEM_RWX)      # RWX: it lends code pages too
         if content:
-            self.server.space.poke(saddr, content)
+            self.home.space.poke(saddr, content)
         return Frame(saddr)
 
     def _take_saddr(self) -> int:
@@ -208,7 +209,7 @@ class Pager(Fragment, SyscallServer):
         if frame is None:
             frame = amap.pages[vpn] = self._new_frame(self._content(region, page))
         elif access == MEM_W and frame.users > 1:
-            copy = self._new_frame(self.server.space.read(frame.saddr, PAGE))
+            copy = self._new_frame(self.home.space.read(frame.saddr, PAGE))
             self._unmap_process(proc, page, MEM_RWX)
             self._drop(frame)
             frame = amap.pages[vpn] = copy
@@ -237,11 +238,11 @@ class Pager(Fragment, SyscallServer):
             frame, rights = found
             node = proc.task.space.lookup(page)
             if node is None or node.resource != self._frame_number(frame) or node.rights & access != access:
-                self.kernel.map_pages(self.server, frame.saddr, proc.task, page, 1, rights)
+                self.kernel.map_pages(self.home, frame.saddr, proc.task, page, 1, rights)
         return True
 
     def _frame_number(self, frame: Frame) -> int:
-        return self.server.space.lookup(frame.saddr).resource
+        return self.home.space.lookup(frame.saddr).resource
 
     @operation
     def read(self, pid, address, length):
@@ -309,7 +310,7 @@ class Pager(Fragment, SyscallServer):
                     return None
                 out += bytes(n)
             else:
-                out += self.server.space.read(frame.saddr + off, n, 0)
+                out += self.home.space.read(frame.saddr + off, n, 0)
             address, length = address + n, length - n
         return bytes(out)
 

@@ -139,8 +139,8 @@ class Syscalls(Fragment):
     def _exception(self, pid: int, result) -> MsgTag | None:
         if result.tag.label != PROTO_EXCEPTION:
             return None
-        ctx = self.host.ctx
-        caller = self.host.thread.reply_to
+        ctx = self.server.ctx
+        caller = self.server.thread.reply_to
         frame = ctx.mrs(EXC_WORDS)
         ec = frame[1] >> 26
         if ec != EC_SVC32:
@@ -193,15 +193,15 @@ class Syscalls(Fragment):
         self._record(pid, pending.nr, pending.frame, value, pending.strace_line)
         if out is None or not pending.thread.alive:
             return
-        self.host.ctx.set_mrs(out)
-        ipc.reply_to_thread(self.runtime.kernel, self.host.thread, pending.thread, MsgTag(0, EXC_WORDS))
+        self.server.ctx.set_mrs(out)
+        ipc.reply_to_thread(self.runtime.kernel, self.server.thread, pending.thread, MsgTag(0, EXC_WORDS))
 
     # --- the record of a call -------------------------------------------------------------
     def _record(self, pid: int, nr: int, frame: list, value: int | None, line: str) -> None:
         entry = by_number(nr)
         name = entry.name if entry else f"syscall_{nr:#x}"
         ret = value if value is not None else 0
-        self.runtime.kernel.emit("syscall", thread=self.host.thread, name=name, nr=nr, ret=ret,
+        self.runtime.kernel.emit("syscall", thread=self.server.thread, name=name, nr=nr, ret=ret,
                                  pid=pid, unknown=entry is None)
         if self.strace is not None:
             if not (value == 0 and line):

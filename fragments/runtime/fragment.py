@@ -40,6 +40,7 @@ class Fragment:
         self.runtime = runtime
         self.use = Peers(self)
         self.host = None                    # the Host (task) it lives in
+        self.server = None                  # its thread there (a host.Server)
         self.area_base = 0
         self.data_start = 0                 # first address after its code pages
         self.pages: dict[int, int] = {}     # vpn -> rights it asked for (CODE, DATA, MEM_RWX)

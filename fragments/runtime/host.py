@@ -1,18 +1,27 @@
-"""A host: one task holding fragments, served by one Python thread.
+"""A host is one task holding fragments; each fragment in it is served by its own thread.
 
-The thread's body is a generator (the kernel's protocol for Python threads) that drives a
-greenlet running ``Host._serve``; inside it, fragment code may block in IPC anywhere (a
-binding call to a peer in another task) without being written as a generator: the greenlet
-switches back to the generator, which yields the request to the kernel and resumes the
-greenlet with the result. All switching happens on the thread that steps the machine.
+A ``Server`` is the Python thread of one fragment. Its body is a generator (the kernel's
+protocol for Python threads) that drives a greenlet running ``Server._serve``; inside it,
+fragment code may block in IPC anywhere (a binding call to a peer in another task) without
+being written as a generator: the greenlet switches back to the generator, which yields
+the request to the kernel and resumes the greenlet with the result. All switching happens
+on the host thread that steps the machine.
+
+One thread per fragment makes a task a multi-threaded server: a call chain may come back
+into a task it left (process -> vfs -> pager with process and pager merged) without
+deadlock, because the pager's thread is free while the process's thread waits. A direct
+call runs the callee's code on the caller's thread, so a fragment's operations may
+interleave at their IPC points (never elsewhere: only one server runs at a time).
 
 Invariants:
-- Every message the thread receives carries the label of an endpoint (``label >> 4``); it
-  is handled by the endpoint's fragment if that fragment lives here, else dropped.
-- ``slots`` names the capability slot of every kernel object the host holds; the objects
-  are rooted in the runtime's root task, so dropping a host capability revokes nothing else.
+- Every message a server receives carries the label of an endpoint (``label >> 4``); it is
+  handled if the endpoint's fragment is this server's, else dropped.
+- ``Host.slots`` names the capability slot of every kernel object the host holds; the
+  objects are rooted in the runtime's root task, so dropping a host capability revokes
+  nothing else.
 - In an ``rwx`` host (the monolithic composition) every page is mapped read-write-execute;
   otherwise code is R-X and data RW- (W^X).
+- All servers of a host run on the host's core.
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from __future__ import annotations
 from greenlet import greenlet
 
 from kernel_model.caps import MEM_RWX, OBJ_ALL
+from kernel_model.objects import ThreadState
 from kernel_model.pythread import IpcResult
 
 STACK_PAGES = 4
@@ -30,29 +40,24 @@ class Host:
         self.runtime = runtime
         self.name = name
         self.rwx = rwx
+        self.core = core
         k = runtime.kernel
         self.task = k.create_task(name)
-        self.thread = k.create_thread(self.task, f"{name}.server", self._body)
         self.fragments: list = []
+        self.servers: list[Server] = []
         self.slots: dict[object, int] = {}
-        self.busy = False             # inside a message (may be blocked in a nested call)
-        self.stack_base = runtime.layout.stack()
+        self.stack_base = runtime.layout.stack()    # shared by its servers (Python code)
         for i in range(STACK_PAGES):
             k.alloc_page(self.task, self.stack_base + i * 4096, self.effective(0x3))
-        self._loop: greenlet | None = None
-        self._outer: greenlet | None = None
-        self.ctx = None
-        runtime.machine.start_thread(self.thread, prio=2, core=core)
 
     def __repr__(self) -> str:
         return f"<host {self.name}>"
 
-    @property
-    def core(self) -> int:
-        return self.thread.core
-
     def effective(self, rights: int) -> int:
         return MEM_RWX if self.rwx else rights
+
+    def quiet(self) -> bool:
+        return all(server.quiet() for server in self.servers)
 
     # --- capabilities -----------------------------------------------------------------
     def install(self, obj, rights: int = OBJ_ALL) -> int:
@@ -67,11 +72,32 @@ class Host:
         if slot is not None:
             self.runtime.kernel.unmap_cap(self.task, slot, OBJ_ALL, True)
 
-    def holds(self, obj) -> bool:
-        slot = self.slots.get(obj)
-        return slot is not None and self.task.caps.lookup(slot) is not None
 
-    # --- the server thread ------------------------------------------------------------
+class Server:
+    """The thread serving one fragment in its host."""
+
+    def __init__(self, host: Host, fragment):
+        self.host = host
+        self.fragment = fragment
+        self.runtime = runtime = host.runtime
+        self.thread = runtime.kernel.create_thread(host.task, f"{fragment.label}.server", self._body)
+        self.busy = False             # inside a message (may be blocked in a nested call)
+        self._loop: greenlet | None = None
+        self._outer: greenlet | None = None
+        self.ctx = None
+        host.servers.append(self)
+        runtime.machine.start_thread(self.thread, prio=2, core=host.core)
+
+    def quiet(self) -> bool:
+        """Waiting in an open receive with nothing half-handled."""
+        thread = self.thread
+        return (not self.busy and thread.state is ThreadState.RECV_BLOCKED
+                and thread.ipc_result is None and not thread.pending_irqs)
+
+    def stop(self) -> None:
+        self.host.servers.remove(self)
+        self.runtime.kernel.kill_thread(self.thread, "fragment moved")
+
     def _body(self, ctx):
         self.ctx = ctx
         self._loop = greenlet(self._serve)
@@ -82,7 +108,7 @@ class Host:
 
     def _resume(self, value):
         """Run the served code until its next kernel request (``runtime.current`` names
-        this host meanwhile)."""
+        this server meanwhile)."""
         self._outer = greenlet.getcurrent()
         runtime, previous = self.runtime, self.runtime.current
         runtime.current = self
@@ -92,7 +118,7 @@ class Host:
             runtime.current = previous
 
     def kernel(self, request) -> IpcResult:
-        """Make one kernel request from inside the served code (blocks this host only)."""
+        """Make one kernel request from inside the served code (blocks this thread only)."""
         return self._outer.switch(request)
 
     def _serve(self, *_):
@@ -102,7 +128,7 @@ class Host:
             tag = None
             if not result.error:
                 endpoint = endpoints.get(result.label >> 4)
-                if endpoint is not None and endpoint.fragment.host is self:
+                if endpoint is not None and endpoint.fragment.server is self:
                     self.busy = True
                     try:
                         tag = endpoint.handler(result)

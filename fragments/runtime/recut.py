@@ -11,8 +11,6 @@ every task's capabilities. A fragment and the ones pinned to it move together.
 
 from __future__ import annotations
 
-from kernel_model.objects import ThreadState
-
 from .fragment import Fragment
 from .host import Host
 from .runtime import Runtime
@@ -51,18 +49,12 @@ def _group(runtime: Runtime, fragment: Fragment) -> list[Fragment]:
     return [f for f in fragment.host.fragments if f.NAME in names]
 
 
-def quiet(host: Host) -> bool:
-    thread = host.thread
-    return (not host.busy and thread.state is ThreadState.RECV_BLOCKED
-            and thread.ipc_result is None and not thread.pending_irqs)
-
-
 def settle(machine, hosts: list[Host]) -> int:
     """Step until every host in ``hosts`` is quiet; returns the steps taken."""
     steps = 0
-    while not all(quiet(h) for h in hosts):
+    while not all(h.quiet() for h in hosts):
         if steps >= SETTLE_STEPS or machine.step() is None:
-            busy = ", ".join(h.name for h in hosts if not quiet(h))
+            busy = ", ".join(h.name for h in hosts if not h.quiet())
             raise RecutError(f"task {busy} did not come to rest (it is blocked in a call)")
         steps += 1
     return steps
@@ -88,7 +80,7 @@ def split(runtime: Runtime, label: str) -> Host:
     host = runtime.new_host(_unique(runtime, fragment.label), old.core)
     for member in group:
         runtime.move(member, host)
-    runtime.kernel.emit("recut", thread=host.thread, op="split", fragment=label,
+    runtime.kernel.emit("recut", thread=fragment.server.thread, op="split", fragment=label,
                         into=host.name, from_task=old.name)
     return host
 
@@ -110,7 +102,7 @@ def merge(runtime: Runtime, labels: list[str]) -> Host:
     for host in hosts:
         if not host.fragments:
             runtime.remove_host(host)
-    runtime.kernel.emit("recut", thread=target.thread, op="merge", fragments=",".join(labels),
+    runtime.kernel.emit("recut", thread=fragments[0].server.thread, op="merge", fragments=",".join(labels),
                         into=target.name)
     return target
 
@@ -125,12 +117,14 @@ def migrate(runtime: Runtime, name: str, core: int) -> Host:
     if any(f.replica_core is not None for f in host.fragments):
         raise RecutError(f"task {host.name} holds a per-core replica; replicas stay on their core")
     settle(runtime.machine, [host])
-    old = host.core
-    runtime.machine.scheduler.migrate(host.thread, core)
-    for line in runtime.machine.gic.lines:      # IRQ routing follows the thread
-        if line.irq is not None and line.irq.thread is host.thread:
+    old, threads = host.core, [s.thread for s in host.servers]
+    host.core = core
+    for thread in threads:
+        runtime.machine.scheduler.migrate(thread, core)
+    for line in runtime.machine.gic.lines:      # IRQ routing follows the threads
+        if line.irq is not None and line.irq.thread in threads:
             line.target_core = core
-    runtime.kernel.emit("recut", thread=host.thread, op="migrate", host=host.name,
+    runtime.kernel.emit("recut", thread=threads[0], op="migrate", host=host.name,
                         from_core=old, to_core=core)
     return host
 

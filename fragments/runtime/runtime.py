@@ -30,7 +30,7 @@ from kernel_model.ipc_abi import MsgTag
 from kernel_model.objects import IpcGate, Irq
 
 from .fragment import CODE, DATA, PAGE, Fragment
-from .host import Host
+from .host import Host, Server
 
 AREA_RANGE = (0x2000_0000, 0xA000_0000)    # fragment areas
 STACK_RANGE = (0xA000_0000, 0xB000_0000)   # host stacks
@@ -54,7 +54,7 @@ class Endpoint:
 class Window:
     wid: int
     address: int
-    caller: Host
+    caller: Server
     callee: Fragment
     pages: int = 0
 
@@ -113,7 +113,7 @@ class Runtime:
     endpoints: dict[int, Endpoint] = field(default_factory=dict)
     windows: dict[tuple[int, int], Window] = field(default_factory=dict)   # (host id, fragment id)
     traffic: dict[tuple[str, str], Traffic] = field(default_factory=dict)
-    current: Host | None = None
+    current: Server | None = None
     rwx: bool = False
 
     def __post_init__(self):
@@ -157,7 +157,7 @@ class Runtime:
         return endpoint
 
     def _bind(self, endpoint: Endpoint) -> None:
-        thread, label = endpoint.fragment.host.thread, endpoint.eid << 4
+        thread, label = endpoint.fragment.server.thread, endpoint.eid << 4
         if isinstance(endpoint.obj, IpcGate):
             self.kernel.bind_gate(endpoint.obj, thread, label)
         else:
@@ -173,40 +173,41 @@ class Runtime:
     def call(self, caller: Fragment, target_name: str, op: str, args: tuple, core: int | None = None):
         if op not in self._ops[target_name]:
             raise AttributeError(f"fragment {target_name} has no operation {op}")
-        host = self.current
-        if core is None and host is not None:
-            core = host.core
+        server = self.current
+        if core is None and server is not None:
+            core = server.host.core
         target = self.instance(target_name, core)
-        if host is None:
+        if server is None:
             return getattr(target, op)(*args)
         edge = self.traffic.setdefault((caller.NAME, target_name), Traffic())
-        if target.host is host:
+        if target.host is server.host:
             edge.direct += 1
-            self.kernel.emit("fragment", thread=host.thread, caller=caller.label,
+            self.kernel.emit("fragment", thread=server.thread, caller=caller.label,
                              target=target.label, op=op, mode="direct")
-            self.machine.charge(host.thread, self.kernel.costs.direct_call.cycles)
+            self.machine.charge(server.thread, self.kernel.costs.direct_call.cycles)
             return getattr(target, op)(*args)
-        if target.host.core == host.core:
+        if target.host.core == server.host.core:
             edge.ipc_local += 1
         else:
             edge.ipc_remote += 1
-        self.kernel.emit("fragment", thread=host.thread, caller=caller.label,
+        self.kernel.emit("fragment", thread=server.thread, caller=caller.label,
                          target=target.label, op=op, mode="ipc")
-        return self._ipc_call(host, target, op, args, edge)
+        return self._ipc_call(server, target, op, args, edge)
 
-    def _ipc_call(self, host: Host, target: Fragment, op: str, args: tuple, edge: Traffic):
-        window = self._window(host, target)
+    def _ipc_call(self, server: Server, target: Fragment, op: str, args: tuple, edge: Traffic):
+        host = server.host
+        window = self._window(server, target)
         payload = _marshal((op, args), f"arguments of {target.NAME}.{op}")
         edge.bytes += len(payload)
         self._ensure(window, len(payload))
         host.task.space.write(window.address, payload)
         gate = target.service.obj
         slot = host.install(gate)
-        host.ctx.set_mrs([len(payload), window.wid])
-        result = host.kernel(host.ctx.call(selector(slot), MsgTag(0, 2)))
+        server.ctx.set_mrs([len(payload), window.wid])
+        result = server.kernel(server.ctx.call(selector(slot), MsgTag(0, 2)))
         if result.error or result.tag.label != 0:
             raise BindingError(f"{op} on {target.label}: IPC error {result.error or result.tag.label}")
-        length = host.ctx.mr(0)
+        length = server.ctx.mr(0)
         edge.bytes += length
         ok, value = marshal.loads(host.task.space.read(window.address, length))
         if not ok:
@@ -215,8 +216,8 @@ class Runtime:
 
     def serve_call(self, fragment: Fragment, result) -> MsgTag:
         """The service-gate handler: run the operation a peer asked for."""
-        host = fragment.host
-        length, wid = host.ctx.mrs(2)
+        host, ctx = fragment.host, fragment.server.ctx
+        length, wid = ctx.mrs(2)
         window = self._window_by_id.get(wid)
         if window is None or window.callee is not fragment or length > window.pages * PAGE:
             return MsgTag(-22 & 0xFFFF)
@@ -228,14 +229,14 @@ class Runtime:
         out = _marshal(answer, f"result of {fragment.NAME}.{op}")
         self._ensure(window, len(out))
         host.task.space.write(window.address, out)
-        host.ctx.set_mrs([len(out)])
+        ctx.set_mrs([len(out)])
         return MsgTag(0, 1)
 
-    def _window(self, host: Host, target: Fragment) -> Window:
-        key = (id(host), id(target))
+    def _window(self, server: Server, target: Fragment) -> Window:
+        key = (id(server), id(target))
         window = self.windows.get(key)
         if window is None:
-            window = Window(len(self._window_by_id) + 1, self.layout.window(), host, target)
+            window = Window(len(self._window_by_id) + 1, self.layout.window(), server, target)
             self.windows[key] = window
             self._window_by_id[window.wid] = window
         return window
@@ -249,7 +250,7 @@ class Runtime:
         while window.pages < need:
             address = window.address + window.pages * PAGE
             callee.map_new_page(address, DATA)
-            self.kernel.map_pages(callee.host.task, address, window.caller.task, address, 1, DATA)
+            self.kernel.map_pages(callee.host.task, address, window.caller.host.task, address, 1, DATA)
             window.pages += 1
 
     def drop_windows(self, predicate: Callable[[Window], bool]) -> None:
@@ -274,6 +275,7 @@ class Runtime:
         self.instances.setdefault(cls.NAME, []).append(fragment)
         fragment.host = host
         host.fragments.append(fragment)
+        fragment.server = Server(host, fragment)
         fragment.area_base = self.layout.area(cls.AREA)
         code = marshal.dumps(tuple(f.__code__ for klass in cls.__mro__ for f in vars(klass).values()
                                    if hasattr(f, "__code__")))
@@ -287,14 +289,18 @@ class Runtime:
         return fragment
 
     def move(self, fragment: Fragment, host: Host) -> None:
-        """Move ``fragment`` into ``host``: its pages granted at the same addresses (rights
-        narrowed to W^X in a W^X host; children, such as the pages a pager lent, stay
-        attached), its endpoints re-bound to the host's thread. Capabilities follow in
+        """Move ``fragment`` into ``host``: a new server thread there (the old one, quiet,
+        is killed; windows it called through go), its pages granted at the same addresses
+        (rights narrowed to W^X in a W^X host; children, such as the pages a pager lent,
+        stay attached), its endpoints re-bound to the new thread. Capabilities follow in
         ``rewire``."""
         old = fragment.host
         old.fragments.remove(fragment)
         fragment.host = host
         host.fragments.append(fragment)
+        fragment.server.stop()
+        self.drop_windows(lambda w: w.caller is fragment.server)
+        fragment.server = Server(host, fragment)
         for vpn, rights in sorted(fragment.pages.items()):
             node = old.task.space.lookup(vpn << 12)
             if node is not None:
@@ -322,7 +328,6 @@ class Runtime:
     def remove_host(self, host: Host) -> None:
         """An empty host goes: its task is destroyed, windows it used are freed."""
         assert not host.fragments
-        self.drop_windows(lambda w: w.caller is host)
         self.kernel.destroy_task(host.task)
         self.hosts.remove(host)
 

@@ -50,9 +50,9 @@ def test_every_process_is_an_alien_thread_of_pager_and_syscalls(composition):
     assert proc.thread.alien
     pager_gate = proc.task.caps.lookup_selector(proc.thread.pager).resource
     exc_gate = proc.task.caps.lookup_selector(proc.thread.exc_handler).resource
-    assert pager_gate.thread is system.pager.host.thread
-    assert exc_gate.thread is system.fragment("syscalls").host.thread
-    assert (pager_gate.thread is exc_gate.thread) == (composition == "monolithic")
+    assert pager_gate.thread is system.pager.server.thread
+    assert exc_gate.thread is system.fragment("syscalls").server.thread
+    assert (pager_gate.thread.task is exc_gate.thread.task) == (composition == "monolithic")
     machine.run()
     assert system.exit_status(pid) == 0
     assert machine.uart.written == b"hello, world\nargv[0]=hello\n"
