@@ -24,14 +24,22 @@ DEFAULT_ENV = ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]
 DEMOS = Path(__file__).resolve().parent.parent / "demos" / "arm"
 
 
+def add_system_options(parser, cores: int = 2) -> None:
+    """--composition, --cores, --seed: the options that boot a system."""
+    parser.add_argument("--composition", default="monolithic", metavar="NAME|FILE",
+                        help=f"a composition name ({', '.join(compositions.known())}) or a TOML file")
+    parser.add_argument("--cores", type=int, default=cores)
+    parser.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="l4shell", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = argparse.ArgumentParser(prog="l4shell", description=__doc__.splitlines()[0],
+                                     epilog="Without a command: the interactive shell.")
+    add_system_options(parser)
+    parser.set_defaults(handler=cmd_shell)
+    sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run a static ARM Linux program on the model")
-    run.add_argument("--composition", default="monolithic", metavar="NAME|FILE",
-                     help=f"a composition name ({', '.join(compositions.known())}) or a TOML file")
-    run.add_argument("--cores", type=int, default=1)
-    run.add_argument("--seed", type=int, default=0)
+    add_system_options(run, cores=1)
     run.add_argument("--trace", metavar="FILE.jsonl", help="write the event trace")
     run.add_argument("--stats", action="store_true", help="print statistics on stderr")
     run.add_argument("--strace", action="store_true", help="print syscalls on stderr")
@@ -40,8 +48,36 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(handler=cmd_run)
+    script = sub.add_parser("script", help="play a .l4s script in batch and print the transcript")
+    add_system_options(script)
+    script.add_argument("--check", action="store_true",
+                        help="fail if the trace differs from the digest recorded in the file")
+    script.add_argument("file", metavar="FILE.l4s")
+    script.set_defaults(handler=cmd_script)
+    shell = sub.add_parser("shell", help="the interactive shell (also: no command at all)")
+    add_system_options(shell)
+    shell.set_defaults(handler=cmd_shell)
     add_disk_parser(sub)
     return parser
+
+
+def _debugger(args):
+    from l4shell.language import Options, new_debugger
+    from l4shell.session import SessionError
+    try:
+        return new_debugger(Options(args.composition, args.cores, args.seed))
+    except (SessionError, ValueError) as error:
+        raise SystemExit(_error(str(error), 2))
+
+
+def cmd_script(args) -> int:
+    from l4shell.script import run_script
+    return run_script(_debugger(args), args.file, args.check)
+
+
+def cmd_shell(args) -> int:
+    from l4shell.shell import run_shell
+    return run_shell(_debugger(args))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -144,6 +180,13 @@ def cmd_run(args) -> int:
 
 
 def print_stats(machine, stream) -> None:
+    rows = stats_rows(machine)
+    width = max(len(r[0]) for r in rows)
+    for label, value in rows:
+        print(f"{label:<{width}}  {value:>14,}", file=stream)
+
+
+def stats_rows(machine) -> list[tuple[str, int]]:
     c = machine.trace.counters
     rows = [("instructions", machine.instructions()), ("modeled cycles", machine.modeled_time()),
             ("IPC messages", c.kinds["ipc-send"]), ("IPC replies", c.kinds["ipc-reply"]),
@@ -154,9 +197,7 @@ def print_stats(machine, stream) -> None:
     rows += [(f"  syscall {name}", n) for name, n in sorted(c.syscalls.items(), key=lambda x: (-x[1], x[0]))]
     for i, core in enumerate(machine.cores):
         rows.append((f"core {i} instructions", core.instructions))
-    width = max(len(r[0]) for r in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value:>14,}", file=stream)
+    return rows
 
 
 if __name__ == "__main__":

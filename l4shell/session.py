@@ -1,0 +1,220 @@
+"""A session: one booted system and everything a user did to it.
+
+The shell, ``l4shell script`` and the TUI all drive a ``Session``; none keeps model state
+of its own. Everything that changes the model from outside — starting a program, typed
+input, re-cutting, switching single-step mode — is an *action*, applied between machine
+steps and logged with the number of steps done before it. Going back (reverse stepping,
+``goto``) re-executes: a fresh boot with the same options, the logged actions replayed at
+their step counts. Determinism makes the replay land on the same state, event for event.
+
+Invariants:
+- ``steps`` counts machine steps since boot; ``log`` is ordered by step count.
+- Program output (the console) is collected in ``output`` until the caller takes it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from fragments.linux.system import boot_linux
+from kernel_model.machine import Machine
+
+DEMOS = Path(__file__).resolve().parent.parent / "demos" / "arm"
+BUSYBOX = Path("/tmp/bb/bin/busybox")
+DEFAULT_ENV = ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]
+
+
+class SessionError(ValueError):
+    """A user's request that cannot apply (one line for the user)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    composition: str = "monolithic"
+    cores: int = 2
+    seed: int = 0
+
+
+@dataclass
+class Action:
+    step: int
+    kind: str          # start | input | split | merge | migrate | duplicate | single_step
+    args: tuple
+
+
+@dataclass
+class Stop:
+    """Why a run ended: ``reason`` and the event it stopped on (if any)."""
+    reason: str
+    event: object = None
+    detail: str = ""
+
+
+@dataclass
+class Session:
+    options: Options = field(default_factory=Options)
+    log: list[Action] = field(default_factory=list)
+
+    def __post_init__(self):
+        self.output = bytearray()
+        self._muted = False
+        self.steps = 0
+        self.pids: list[int] = []
+        self.names: dict[int, str] = {}
+        self.strace_on = False
+        self._boot()
+
+    def _boot(self) -> None:
+        o = self.options
+        try:
+            self.machine = Machine(cores=o.cores, seed=o.seed)
+        except ValueError as error:
+            raise SessionError(str(error)) from None
+        self.system = boot_linux(self.machine, o.composition)
+        self.machine.uart.sink = self._console
+        self.system.console.err_sink = self._console
+        self.set_strace(self.strace_on)
+        for path in sorted(DEMOS.iterdir()):
+            if path.is_file() and not path.suffix and path.stat().st_mode & 0o111:
+                self.system.fs.add_file(f"/bin/{path.name}".encode(), path.read_bytes())
+
+    def _console(self, data: bytes) -> None:
+        if not self._muted:
+            self.output += data
+
+    def set_strace(self, on: bool) -> None:
+        """strace lines into the console output (an observer: not part of the model)."""
+        self.strace_on = on
+        self.system.strace = (lambda pid, line: self._console(f"[{pid}] {line}\n".encode())) if on else None
+
+    def take_output(self) -> bytes:
+        data, self.output = bytes(self.output), bytearray()
+        return data
+
+    # --- actions (logged, replayed) -----------------------------------------------------
+    def _act(self, kind: str, *args):
+        self.log.append(Action(self.steps, kind, args))
+        return self._apply(kind, args)
+
+    def _apply(self, kind: str, args: tuple):
+        system = self.system
+        if kind == "start":
+            path, data, argv = args
+            if data is not None:
+                system.fs.add_file(path.encode(), data)
+            pid = system.spawn(path, list(argv), DEFAULT_ENV)
+            self.pids.append(pid)
+            self.names[pid] = argv[0]
+            return pid
+        if kind == "input":
+            return system.input(args[0])
+        if kind == "single_step":
+            self.machine.single_step = args[0]
+            return None
+        return getattr(system, kind)(*args)
+
+    def start(self, program: str, args: list[str]) -> int:
+        """Run ``program``: a host file, or a name in the model's /bin (demo programs are
+        there; busybox too when installed). Returns the pid."""
+        from fragments.linux.elf import ExecFormatError
+        host = Path(program)
+        if host.is_file():
+            path, data = f"/bin/{host.name}", host.read_bytes()
+        elif program == "busybox" and BUSYBOX.is_file():
+            path, data = "/bin/busybox", BUSYBOX.read_bytes()
+        else:
+            path, data = (program if program.startswith("/") else f"/bin/{program}"), None
+        try:
+            return self._act("start", path, data, (program, *args))
+        except ExecFormatError as error:
+            self.log.pop()
+            raise SessionError(f"{program}: cannot execute: {error}") from None
+
+    def input(self, data: bytes) -> None:
+        self._act("input", data)
+
+    def recut(self, op: str, *args):
+        from fragments.runtime.recut import RecutError
+        try:
+            return self._act(op, *args)
+        except RecutError as error:
+            self.log.pop()
+            raise SessionError(str(error)) from None
+
+    # --- running ------------------------------------------------------------------------
+    def step(self):
+        events = self.machine.step()
+        if events is not None:
+            self.steps += 1
+        return events
+
+    def run(self, stop: Callable[[object], str | None] | None = None, max_steps: int | None = None,
+            interrupted: Callable[[], bool] = lambda: False) -> Stop:
+        """Step until ``stop(event)`` names a reason, the machine has nothing left to do
+        ("exited" if every started program ended, else "idle": blocked, e.g. on input),
+        ``max_steps`` steps, or ``interrupted()``."""
+        done = 0
+        while True:
+            if max_steps is not None and done >= max_steps:
+                return Stop("steps")
+            if interrupted():
+                return Stop("interrupted")
+            events = self.step()
+            done += 1
+            if events is None:
+                return Stop("idle" if self.running() else "exited")
+            if stop is not None:
+                for event in events:
+                    reason = stop(event)
+                    if reason:
+                        return Stop(reason, event)
+
+    def running(self) -> list[int]:
+        return [pid for pid in self.pids if self.system.exit_status(pid) is None]
+
+    def stepi(self, count: int, core: int | None = None) -> Stop:
+        """Exactly ``count`` ARM instructions (on ``core`` if given), in single-step mode."""
+        target = self._instructions(core) + count
+        self._act("single_step", True)
+        try:
+            while self._instructions(core) < target:
+                if self.step() is None:
+                    return Stop("idle")
+        finally:
+            self._act("single_step", False)
+        return Stop("stepi")
+
+    def _instructions(self, core: int | None) -> int:
+        cores = self.machine.cores if core is None else [self.machine.cores[core]]
+        return sum(c.instructions for c in cores)
+
+    # --- going back -----------------------------------------------------------------------
+    def goto_step(self, target: int) -> None:
+        """Re-execute from boot to ``target`` steps (actions replayed at their counts)."""
+        if target < 0:
+            raise SessionError("cannot go back before boot")
+        self._replay(lambda: self.steps >= target)
+
+    def goto_event(self, seq: int) -> None:
+        """Re-execute from boot to the end of the step that made event ``seq``."""
+        if not 0 <= seq < len(self.machine.trace):
+            raise SessionError(f"no event #{seq} (the trace has {len(self.machine.trace)} events)")
+        self._replay(lambda: len(self.machine.trace) > seq)
+
+    def _replay(self, reached: Callable[[], bool]) -> None:
+        pending = list(self.log)
+        self.log, self.steps, self.pids, self.names = [], 0, [], {}
+        self._boot()
+        self._muted = True
+        try:
+            while True:
+                while pending and pending[0].step == self.steps:
+                    action = pending.pop(0)
+                    self.log.append(action)
+                    self._apply(action.kind, action.args)
+                if reached() or self.step() is None:
+                    break
+        finally:
+            self._muted = False

@@ -1,0 +1,88 @@
+"""The interactive shell: a prompt_toolkit prompt over the command language.
+
+Completion comes from ``commands.complete`` (commands, tasks, fragments, syscalls…);
+history persists in ``~/.l4shell_history``; Ctrl-C during a run stops it and returns to the
+prompt (the model stops between two steps, intact); Ctrl-D or ``quit`` leaves. Program
+output is printed as the commands produce it; ``input TEXT`` types into the console.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import Completer, Completion
+from prompt_toolkit.history import FileHistory, InMemoryHistory
+
+from .commands import CommandError, command, complete, execute
+
+HISTORY = Path.home() / ".l4shell_history"
+BANNER = ("l4shell — an L4 microkernel model running L4Linux in fragments. "
+          "'help' lists the commands; 'start hello a b' then 'next syscall' is a first step.")
+
+
+class _Completer(Completer):
+    def __init__(self, dbg):
+        self.dbg = dbg
+
+    def get_completions(self, document, complete_event):
+        text = document.text_before_cursor
+        word = "" if text.endswith(" ") or not text else text.split()[-1]
+        for candidate in complete(self.dbg, text):
+            yield Completion(candidate, start_position=-len(word))
+
+
+@command("input", "input TEXT", "type TEXT and a newline at the console (input '' ends input)")
+def _input(dbg, args):
+    text = " ".join(args)
+    dbg.session.input(text.encode() + (b"\n" if text else b""))
+    return ""
+
+
+@command("quit", "quit", "leave the shell", aliases=("exit", "q"))
+def _quit(dbg, args):
+    raise SystemExit(0)
+
+
+def run_shell(dbg, input=None, output=None) -> int:
+    """The read-eval-print loop (``input``/``output``: prompt_toolkit pipes, for tests)."""
+    history = InMemoryHistory() if input is not None else _file_history()
+    prompt = PromptSession(history=history, completer=_Completer(dbg), input=input, output=output,
+                           complete_while_typing=False)
+    stop = {"flag": False}
+    dbg.interrupted = lambda: stop["flag"]
+    dbg.pause = lambda: prompt.prompt("(press Enter) ")
+    write = (lambda text: output.write(text + "\n")) if output is not None else print
+    write(BANNER)
+    while True:
+        try:
+            line = prompt.prompt("(l4) ")
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return 0
+        stop["flag"] = False
+        previous = signal.signal(signal.SIGINT, lambda *_: stop.update(flag=True)) if input is None else None
+        try:
+            result = execute(dbg, line)
+        except SystemExit:
+            return 0
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGINT, previous)
+        if result.text:
+            write(result.text)
+        if stop["flag"]:
+            write("interrupted")
+
+
+def _file_history():
+    try:
+        HISTORY.touch(exist_ok=True)
+        return FileHistory(str(HISTORY))
+    except OSError:
+        return InMemoryHistory()
+
+
+__all__ = ["run_shell", "CommandError"]
