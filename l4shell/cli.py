@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_system_options(script)
     script.add_argument("--check", action="store_true",
                         help="fail if the trace differs from the digest recorded in the file")
+    script.add_argument("--record", action="store_true",
+                        help="write the trace digest of a successful run into the file")
     script.add_argument("file", metavar="FILE.l4s")
     script.set_defaults(handler=cmd_script)
     shell = sub.add_parser("shell", help="the interactive shell (also: no command at all)")
@@ -72,7 +74,7 @@ def _debugger(args):
 
 def cmd_script(args) -> int:
     from l4shell.script import run_script
-    return run_script(_debugger(args), args.file, args.check)
+    return run_script(_debugger(args), args.file, args.check, record=args.record)
 
 
 def cmd_shell(args) -> int:

@@ -84,6 +84,7 @@ def execute(dbg, line: str) -> Result:
         hint = f" (did you mean {', '.join(near)}?)" if near else " (try 'help')"
         return Result(f"error: unknown command {name!r}{hint}", ok=False)
     dbg.last_stop = None
+    dbg.history.append(line)
     try:
         text = cmd.run(dbg, args) or ""
         ok = True
@@ -93,7 +94,6 @@ def execute(dbg, line: str) -> Result:
     joined = text if not output else (output if not text else f"{output.rstrip(chr(10))}\n{text}")
     if cmd.name not in KEEP_LAST_OUTPUT:
         dbg.last_output = joined
-    dbg.history.append(line)
     return Result(joined, ok, dbg.last_stop)
 
 

@@ -444,3 +444,23 @@ def _condition(dbg, args):
     except ExprError as error:
         raise CommandError(str(error)) from None
     return bp.describe()
+
+
+@command("boot", "boot [--composition NAME|FILE] [--cores N] [--seed S]",
+         "a fresh system with these options (the others as before); breakpoints stay",
+         complete=("{--composition|--cores|--seed}",))
+def _boot(dbg, args):
+    from dataclasses import replace
+    options, words = dbg.session.options, list(args)
+    while words:
+        flag = words.pop(0)
+        if flag not in ("--composition", "--cores", "--seed") or not words:
+            raise CommandError("usage: boot [--composition NAME|FILE] [--cores N] [--seed S]")
+        value = words.pop(0)
+        options = replace(options, **{flag[2:]: value if flag == "--composition" else number(value, flag[2:])})
+    try:
+        dbg.session = Session(options)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    o = options
+    return f"booted: composition {o.composition}, {o.cores} cores, seed {o.seed}"

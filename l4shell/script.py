@@ -5,7 +5,8 @@ it may use ``say "…"`` (narration), ``pause`` (waits for a key when someone is
 skipped in batch) and ``expect "text"`` (fails the script if the previous command's
 output lacks the text). ``record FILE.l4s`` in the shell writes the commands typed so far
 and the trace digest they produced; ``l4shell script --check FILE.l4s`` replays a file and
-fails if its trace digest differs from the recorded one (a ``# trace-digest: HEX`` line).
+fails if its trace digest differs from the recorded one (a ``# trace-digest: HEX`` line);
+``--record`` (re)writes that line after a successful run (after a deliberate model change).
 """
 
 from __future__ import annotations
@@ -65,9 +66,16 @@ def script_lines(path: str) -> tuple[list[str], str | None]:
     return lines, digest
 
 
-def run_script(dbg, path: str, check: bool = False, out=sys.stdout) -> int:
+def write_digest(path: str, digest: str) -> None:
+    """Put ``digest`` in the script's ``# trace-digest:`` line (added at the end if none)."""
+    lines = [line for line in Path(path).read_text().splitlines() if not line.startswith(DIGEST_MARK)]
+    Path(path).write_text("\n".join(lines + [f"{DIGEST_MARK} {digest}"]) + "\n")
+
+
+def run_script(dbg, path: str, check: bool = False, out=sys.stdout, record: bool = False) -> int:
     """Play a script in batch, printing a transcript; 0 if every command succeeded (and,
-    with ``check``, the trace digest matches the recorded one), else 1."""
+    with ``check``, the trace digest matches the recorded one), else 1. ``record`` writes
+    the digest of a successful run into the file."""
     try:
         lines, digest = script_lines(path)
     except OSError as error:
@@ -81,6 +89,9 @@ def run_script(dbg, path: str, check: bool = False, out=sys.stdout) -> int:
         if not result.ok:
             print(f"l4shell: {path}: line {number} failed", file=sys.stderr)
             return 1
+    if record:
+        write_digest(path, dbg.session.machine.trace.digest())
+        print(f"recorded the trace digest in {path}", file=out)
     if check:
         actual = dbg.session.machine.trace.digest()
         if digest is None:

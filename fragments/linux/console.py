@@ -2,8 +2,8 @@
 
 Writes go to the UART; ``read`` takes the bytes the user fed and answers None while there
 are none and input has not ended (the vfs then defers the read). The UART's receive
-interrupt arrives here as IPC from its Irq; the console tells the vfs (``console_input``),
-which completes the waiting reads. ioctl answers TCGETS/TCSETS* from a stored termios and
+interrupt arrives here as IPC from its Irq; the console triggers the vfs's console Irq,
+and the vfs, woken, reads and completes the waiting reads. ioctl answers TCGETS/TCSETS* from a stored termios and
 TIOCGWINSZ with 24x80 — but only when ``is_tty``: when the user's stdout is not a
 terminal, the console says ENOTTY as Linux does for a pipe, so programs buffer their
 output exactly as under qemu in a pipeline.
@@ -41,8 +41,12 @@ class Console(Fragment):
         self.hold(("irq", "uart"), irq)
 
     def _input(self, result) -> None:
+        """Input came: notify the vfs through its Irq (a call would deadlock: the vfs
+        calls ``read`` here while serving it)."""
         irqs.unmask(self.runtime.kernel, self.irq.obj)
-        self.use.vfs.console_input()
+        wake = self.cap(("wake", "vfs"))
+        if wake is not None:
+            irqs.trigger(self.runtime.kernel, wake)
 
     @operation
     def write(self, data, stream):

@@ -314,7 +314,18 @@ class Vfs(Fragment, SyscallServer, Completions):
             del pipe.buf[:total]
             self.complete(call.pid, self._scatter(call, vec, data))
 
-    @operation
+    def boot(self) -> None:
+        """The console notifies input through an Irq of ours (see ``Console._input``)."""
+        irq = self.runtime.kernel.create_irq("vfs.console")
+        self.console_wake = self.runtime.endpoint(self, irq, self._console_woken)
+        self.share("console", ("wake", "vfs"), irq)
+        self.hold(("wake", "console"), irq)
+
+    def _console_woken(self, result) -> None:
+        from kernel_model import irqs
+        irqs.unmask(self.runtime.kernel, self.console_wake.obj)
+        self.console_input()
+
     def console_input(self):
         """The console has input (or reached its end): complete the waiting reads."""
         while self.console_readers:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from greenlet import greenlet
 
-from kernel_model.caps import MEM_RWX, OBJ_ALL
+from kernel_model.caps import MEM_RW, MEM_RWX, OBJ_ALL
 from kernel_model.objects import ThreadState
 from kernel_model.pythread import IpcResult
 
@@ -48,7 +48,7 @@ class Host:
         self.slots: dict[object, int] = {}
         self.stack_base = runtime.layout.stack()    # shared by its servers (Python code)
         for i in range(STACK_PAGES):
-            k.alloc_page(self.task, self.stack_base + i * 4096, self.effective(0x3))
+            k.alloc_page(self.task, self.stack_base + i * 4096, self.effective(MEM_RW))
 
     def __repr__(self) -> str:
         return f"<host {self.name}>"
