@@ -136,7 +136,7 @@ class Pager(Fragment, SyscallServer):
         gate = self.kernel.create_gate(f"pf.{pid}")
         self.runtime.endpoint(self, gate, lambda result: self._fault(pid, result))
         self.hold(("gate", pid), gate)
-        self.kernel.give_cap(self.host.task, gate, task, OBJ_ALL, PAGER_SLOT)
+        self.runtime.give(gate, task, OBJ_ALL, PAGER_SLOT)
         return selector(PAGER_SLOT)
 
     @operation

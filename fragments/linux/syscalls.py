@@ -118,7 +118,7 @@ class Syscalls(Fragment):
         gate = k.create_gate(f"exc.{pid}")
         self.gates[pid] = self.runtime.endpoint(self, gate, lambda r: self._exception(pid, r))
         self.hold(("gate", pid), gate)
-        k.give_cap(self.host.task, gate, task, OBJ_ALL, EXC_SLOT)
+        self.runtime.give(gate, task, OBJ_ALL, EXC_SLOT)
         return selector(EXC_SLOT)
 
     def launch(self, pid: int) -> None:

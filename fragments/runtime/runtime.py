@@ -123,14 +123,17 @@ class Runtime:
         self._window_by_id: dict[int, Window] = {}
         self._ops = {name: cls.interface() for name, cls in self.classes.items()}
         self._next_eid = 1
+        self._next_wid = 0
         self.counts = Counter()
 
     # --- capabilities ---------------------------------------------------------------
-    def give(self, obj, task, rights: int = OBJ_ALL) -> int:
-        """Map the root task's capability to ``obj`` into ``task``; returns the slot."""
+    def give(self, obj, task, rights: int = OBJ_ALL, slot: int | None = None) -> int:
+        """Map the root task's capability to ``obj`` into ``task`` (at ``slot``, else the
+        lowest free one); returns the slot. Derived from the root, it survives the moves of
+        the fragment that made ``obj``."""
         if self.root.caps.find(obj) is None:
             self.kernel.install_cap(self.root, self.root.caps.free_slot(), obj, OBJ_ALL)
-        return self.kernel.give_cap(self.root, obj, task, rights)
+        return self.kernel.give_cap(self.root, obj, task, rights, slot)
 
     # --- instances ------------------------------------------------------------------
     def instance(self, name: str, core: int | None = None) -> Fragment:
@@ -236,7 +239,8 @@ class Runtime:
         key = (id(server), id(target))
         window = self.windows.get(key)
         if window is None:
-            window = Window(len(self._window_by_id) + 1, self.layout.window(), server, target)
+            self._next_wid += 1                 # ids are never reused (windows get dropped)
+            window = Window(self._next_wid, self.layout.window(), server, target)
             self.windows[key] = window
             self._window_by_id[window.wid] = window
         return window
