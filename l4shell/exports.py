@@ -48,3 +48,29 @@ def export(machine, path: str) -> str:
     else:
         raise ValueError(f"{path}: the name must end in .json (Chrome/Perfetto) or .jsonl")
     return f"wrote {len(machine.trace)} events to {path}"
+
+
+def sequence(machine, seq: int | None = None) -> str:
+    """A text sequence diagram of the IPC chain of one syscall (the last one, or the
+    syscall event ``seq``): from the process's exception IPC to the reply that resumes it."""
+    events = machine.trace.events
+    syscalls = [e for e in events if e.kind == "syscall" and (seq is None or e.seq == seq)]
+    if not syscalls:
+        raise ValueError("no such syscall in the trace")
+    call = syscalls[-1]
+    suffix = f".{call.data['pid']}"
+    start = next((e for e in reversed(events[:call.seq])
+                  if e.kind == "ipc-send" and e.data.get("msg") == "exception" and e.thread.endswith(suffix)), None)
+    if start is None:
+        raise ValueError("the syscall's exception IPC is not in the trace")
+    lines = [f"syscall {call.data['name']} of pid {call.data['pid']} (events #{start.seq}..)"]
+    for e in events[start.seq:]:
+        if e.kind == "ipc-send":
+            lines.append(f"#{e.seq:<6} {e.thread:>22} ──{e.data.get('msg')}──▶ {e.data.get('to')}")
+        elif e.kind == "ipc-reply":
+            lines.append(f"#{e.seq:<6} {e.data.get('to'):>22} ◀──reply── {e.thread}")
+            if e.data.get("to", "").endswith(suffix):
+                break
+        elif e.kind == "fragment":
+            lines.append(f"#{e.seq:<6} {'':>22}    {e.data['caller']} → {e.data['target']}.{e.data['op']} ({e.data['mode']})")
+    return "\n".join(lines)

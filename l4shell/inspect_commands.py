@@ -259,3 +259,13 @@ def _strace(dbg, args):
         raise CommandError("usage: strace on|off")
     dbg.session.set_strace(args[0] == "on")
     return f"strace {args[0]}"
+
+
+@command("seq", "seq last-syscall|EVENT", "a sequence diagram of the IPC chain of a syscall")
+def _seq(dbg, args):
+    from .exports import sequence
+    which = None if not args or args[0] == "last-syscall" else number(args[0].lstrip("#"), "an event number")
+    try:
+        return sequence(dbg.session.machine, which)
+    except ValueError as error:
+        raise CommandError(str(error)) from None

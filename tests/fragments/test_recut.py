@@ -101,3 +101,40 @@ def test_bad_composition_files_are_refused_with_line_and_reason(tmp_path, text, 
     assert str(path) in str(error.value)
     if reason != "missing":
         assert f"{path}:" in str(error.value) and ":0:" not in str(error.value)
+
+
+BUSYBOX = Path("/tmp/bb/bin/busybox")
+BUSYBOX_SCRIPTS = [
+    "echo hi; echo there | cat; x=0; while [ $x -lt 5 ]; do x=$((x+1)); done; echo x=$x",
+    "rm -rf /tmp/r; mkdir /tmp/r; cd /tmp/r; for i in 3 1 2; do echo line $i >> f; done;"
+    " sort f | head -2; wc -l < f; ls; rm f; cd /; rmdir /tmp/r; (exit 3); echo st=$?",
+]
+
+
+def run_busybox(script, composition_name="monolithic", between=None):
+    machine = Machine(cores=2, seed=2)
+    system = boot_linux(machine, composition_name)
+    system.fs.add_file(b"/bin/busybox", BUSYBOX.read_bytes())
+    machine.uart.feed(b"")
+    pid = system.spawn("/bin/busybox", ["busybox", "sh", "-c", script], ["PATH=/bin"])
+    if between is not None:
+        machine.run(max_steps=400)
+        between(system)
+    machine.run()
+    assert machine.crashes == []
+    return bytes(machine.uart.written), system.exit_status(pid)
+
+
+@pytest.mark.skipif(not BUSYBOX.exists(), reason="busybox-static:armhf not fetched")
+@pytest.mark.parametrize("script", BUSYBOX_SCRIPTS)
+def test_busybox_same_output_in_every_composition_and_across_recuts(script):
+    reference = run_busybox(script)
+    assert reference[0]
+
+    def recut(system):
+        system.merge(["pager", "process"])
+        system.migrate("vfs", 1)
+        system.duplicate("syscalls")
+    assert run_busybox(script, "fragmented") == reference
+    assert run_busybox(script, "mixed") == reference
+    assert run_busybox(script, "fragmented", between=recut) == reference

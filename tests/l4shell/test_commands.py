@@ -179,3 +179,14 @@ def test_expect_fails_a_script(tmp_path):
     path = tmp_path / "e.l4s"
     path.write_text('start hello\ncontinue\nexpect "goodbye"\n')
     assert run_script(new_debugger(), str(path)) == 1
+
+
+def test_seq_draws_the_ipc_chain_of_a_syscall(dbg):
+    ok(dbg, "start hello")
+    ok(dbg, "break syscall writev")
+    ok(dbg, "continue")
+    text = ok(dbg, "seq last-syscall")
+    lines = text.splitlines()
+    assert "──exception──▶ syscalls.server" in lines[1]
+    assert "vfs → console.write (ipc)" in text
+    assert lines[-1].split()[1] == "hello.2" and "◀──reply── syscalls.server" in lines[-1]
