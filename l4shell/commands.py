@@ -85,6 +85,7 @@ def execute(dbg, line: str) -> Result:
         return Result(f"error: unknown command {name!r}{hint}", ok=False)
     dbg.last_stop = None
     dbg.history.append(line)
+    dbg.raw = line.strip().split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""  # unparsed (EXPR)
     try:
         text = cmd.run(dbg, args) or ""
         ok = True

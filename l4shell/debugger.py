@@ -55,6 +55,7 @@ class Debugger:
     breakpoints: list[Breakpoint] = field(default_factory=list)
     last_output: str = ""
     last_stop: object = None
+    raw: str = ""                  # the current command's arguments, unparsed (expressions)
     history: list[str] = field(default_factory=list)
     interrupted: object = staticmethod(lambda: False)     # Ctrl-C in the shell, Stop in the TUI
     narrate: object = staticmethod(lambda text: None)     # the TUI shows narration in a panel
@@ -216,7 +217,7 @@ def _until(dbg, args):
     if not args:
         raise CommandError("usage: until EXPR")
     try:
-        test = compile_expr(" ".join(args))
+        test = compile_expr(dbg.raw)
     except ExprError as error:
         raise CommandError(str(error)) from None
     stop = dbg.go(lambda e: "until" if test(e) else None)
@@ -356,7 +357,7 @@ def _break(dbg, args):
     condition = ""
     if "if" in args:
         at = args.index("if")
-        condition, args = " ".join(args[at + 1:]), args[:at]
+        condition, args = dbg.raw.split(" if ", 1)[1].split("#")[0].strip(), args[:at]
     try:
         cond = compile_expr(condition) if condition else None
     except ExprError as error:
@@ -438,7 +439,7 @@ def _condition(dbg, args):
     if not args:
         raise CommandError("usage: condition N [EXPR]")
     bp = _numbered(dbg, args[:1])[0]
-    bp.condition = " ".join(args[1:])
+    bp.condition = dbg.raw.split(None, 1)[1] if len(args) > 1 else ""
     try:
         bp.cond = compile_expr(bp.condition) if bp.condition else None
     except ExprError as error:

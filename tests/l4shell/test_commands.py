@@ -190,3 +190,27 @@ def test_seq_draws_the_ipc_chain_of_a_syscall(dbg):
     assert "──exception──▶ syscalls.server" in lines[1]
     assert "vfs → console.write (ipc)" in text
     assert lines[-1].split()[1] == "hello.2" and "◀──reply── syscalls.server" in lines[-1]
+
+
+def test_until_and_finish(dbg):
+    ok(dbg, "start hello")
+    text = ok(dbg, 'until kind == "syscall" and name == "writev"')
+    assert dbg.last_stop.event.data["name"] == "writev" and "stopped: until" in text
+    from kernel_model.inspection import pending_calls
+    ok(dbg, "next fragment")
+    calls = [c for c in pending_calls(dbg.session.machine) if c.kind == "ipc"]
+    assert calls, "a fragment call is in flight"
+    ok(dbg, f"finish {calls[0].caller}")
+    assert dbg.last_stop.event.kind == "ipc-reply" and dbg.last_stop.event.data["to"] == calls[0].caller
+
+
+def test_interrupt_stops_a_run_between_steps(dbg):
+    ok(dbg, "start compute 100000000")
+    calls = {"n": 0}
+
+    def interrupted():
+        calls["n"] += 1
+        return calls["n"] > 3
+    dbg.interrupted = interrupted
+    assert "stopped: interrupted" in ok(dbg, "continue")
+    assert dbg.session.system.exit_status(2) is None and dbg.session.steps == 3
