@@ -139,6 +139,7 @@ def duplicate(runtime: Runtime, name: str, boot=None) -> list[Fragment]:
     replicas = runtime.instances[name]
     if len(replicas) > 1:
         raise RecutError(f"{name} is already duplicated ({', '.join(r.label for r in replicas)})")
+    settle(runtime.machine, runtime.hosts)   # no protocol half-way: replica choice changes now
     original = replicas[0]
     original.replica_core = original.host.core
     made = []
