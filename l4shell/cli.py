@@ -17,7 +17,8 @@ from pathlib import Path
 from fragments.linux.elf import ExecFormatError
 from fragments.linux.system import boot_linux
 from fragments.runtime import composition as compositions
-from l4shell.disk import add_disk_parser
+from l4shell.analysis import add_analysis_parsers
+from l4shell.disk import add_disk_options, add_disk_parser, attach_disk, detach_disk
 from kernel_model.machine import Machine
 
 DEFAULT_ENV = ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--strace", action="store_true", help="print syscalls on stderr")
     run.add_argument("--add", action="append", default=[], metavar="HOST:PATH",
                      help="place a host file in the model at PATH")
+    add_disk_options(run)
     run.add_argument("program")
     run.add_argument("args", nargs=argparse.REMAINDER)
     run.set_defaults(handler=cmd_run)
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_system_options(shell)
     shell.set_defaults(handler=cmd_shell)
     add_disk_parser(sub)
+    add_analysis_parsers(sub)
     return parser
 
 
@@ -140,7 +143,8 @@ def cmd_run(args) -> int:
         sys.stdout.flush()
         err.write(data)
         err.flush()
-    system.console.err_sink = err_sink
+    if system.console is not None:      # a subset composition may leave the console out
+        system.console.err_sink = err_sink
     name = os.path.basename(args.program)
     hello = DEMOS / "hello"
     if hello.exists():
@@ -150,6 +154,9 @@ def cmd_run(args) -> int:
         system.fs.add_file(path.encode(), data)
     if args.strace:
         system.strace = lambda pid, line: print(f"[{pid}] {line}", file=sys.stderr, flush=True)
+    disk_error = attach_disk(system, args)
+    if disk_error:
+        return _error(disk_error, 1)
     interactive = _interactive()
     if not interactive:  # a pipe or file: all of it, then end of input
         machine.uart.feed(_stdin_bytes())
@@ -166,6 +173,9 @@ def cmd_run(args) -> int:
             data = b""
         system.input(data)
         machine.run()
+    disk_error = detach_disk(system)     # flush: a clean exit leaves the image consistent
+    if disk_error:
+        _error(disk_error, 1)
     for crash in machine.crashes:
         print(f"l4shell: model error: {crash}", file=sys.stderr)
     for note in system.notes:

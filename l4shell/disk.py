@@ -20,8 +20,13 @@ the input of an in-place conversion). Errors of the user's making are one line o
 and a non-zero exit status (1; 2 for bad arguments), never a traceback. Progress of
 conversions of more than ``PROGRESS_MIN_BYTES`` goes to stderr.
 
-These are host tools: nothing here touches a machine, so they sit beside the CLI rather
-than in the model. ``add_disk_parser(subparsers)`` registers the commands on the CLI.
+The disk commands are host tools: they touch no machine, so they sit beside the CLI rather
+than in the model. ``add_disk_parser(subparsers)`` registers them on the CLI.
+
+The options that attach an image to a booted system (``--disk IMAGE [--key-file KEY]
+[--mount PATH]``) are registered by ``add_disk_options``; ``attach_disk`` applies them
+(the model's storage fragments mount it, see ``fragments.linux.storage``) and
+``detach_disk`` flushes and unmounts at exit.
 """
 
 from __future__ import annotations
@@ -266,6 +271,39 @@ def keygen(path: str | os.PathLike, bits: int = 512, force: bool = False) -> Pat
         out.path.write_bytes(secrets.token_bytes(bits // 8))
         out.commit(0o600)
     return dst
+
+
+# --- attaching to a booted system -------------------------------------------------------
+def add_disk_options(parser) -> None:
+    """--disk, --key-file, --mount: an image for the model's storage stack."""
+    parser.add_argument("--disk", metavar="IMAGE", help="attach an ext2 image (see 'disk create')")
+    parser.add_argument("--key-file", metavar="KEY", help="the image is plain dm-crypt "
+                        "aes-xts-plain64 under this raw key (without it: a plain ext2 image)")
+    parser.add_argument("--mount", default="/mnt", metavar="PATH",
+                        help="where the image appears in the model (default /mnt)")
+
+
+def attach_disk(system, args) -> str | None:
+    """Attach and mount ``args.disk`` (if given); None, or a one-line error (nothing
+    written to the image)."""
+    if args.disk is None:
+        return "--key-file needs --disk" if args.key_file else None
+    point = "/" + os.path.normpath(args.mount).lstrip("/")
+    if not args.mount.startswith("/") or point == "/":
+        return f"--mount {args.mount}: expected an absolute path below /"
+    try:
+        key = read_key(args.key_file) if args.key_file else None
+    except DiskToolError as error:
+        return str(error)
+    error = system.attach_disk(args.disk, key, point.encode())
+    if error and key is not None and Path(args.disk).is_file() and looks_like_ext2(args.disk):
+        error += " (the image is plain ext2: drop --key-file)"
+    return error
+
+
+def detach_disk(system) -> str | None:
+    """Flush and unmount the attached image at exit; None, or what went wrong."""
+    return system.detach_disk()
 
 
 # --- the command line -------------------------------------------------------------------

@@ -170,7 +170,7 @@ class Pager(Fragment, SyscallServer):
 
     def _new_frame(self, content: bytes | None) -> Frame:
         saddr = self._free_saddrs.pop() if self._free_saddrs else self._take_saddr()
-        self.map_new_page(saddr, MEM_RWX)      # RWX: it lends code pages too
+        self.map_new_page(saddr, MEM_RWX, secret="process memory")   # RWX: it lends code too
         if content:
             self.home.space.poke(saddr, content)
         return Frame(saddr)

@@ -29,14 +29,13 @@ import unicorn.arm_const as A
 from kernel_model.caps import OBJ_ALL
 from kernel_model.ipc_abi import EXC_CPSR, EXC_LR, EXC_PC, EXC_SP, EXC_TPIDRURO
 
-from fragments.runtime.fragment import Fragment, operation
+from fragments.runtime.fragment import EPOCH, Fragment, operation
 
 from . import abi
 from .abi import NEW_UTSNAME, RLIMIT32, RLIMIT64, SIGACTION, SIGSET, Signal
 from .elf import ExecFormatError
 from .syscalls import DEFER, Completions, Replace, SyscallServer
 
-EPOCH = 1_700_000_000          # modeled wall clock at boot, seconds
 INIT_PID = 1                   # orphans are reparented to init, which reaps them at once
 IGNORED_BY_DEFAULT = {Signal.SIGCHLD, Signal.SIGCONT, Signal.SIGURG, Signal.SIGWINCH, Signal.SIGTSTP}
 FPEXC_EN = 0x40000000
@@ -68,7 +67,6 @@ class ProcessManager(Fragment, SyscallServer, Completions):
         self.machine = runtime.machine
         self.procs: dict[int, Process] = {}
         self.next_pid = 2       # pid 1 is init: the Linux server itself (never a Process)
-        self.sleep_skew = 0     # nanoseconds nanosleep has skipped ahead
         self.keep: set[int] = set()        # pids spawned from outside: status kept
         self.notes: list[str] = []         # messages for the user (failed execs…)
         self.start_completions()
@@ -172,12 +170,7 @@ class ProcessManager(Fragment, SyscallServer, Completions):
 
     # --- time -------------------------------------------------------------------------
     def nanoseconds(self) -> int:
-        m = self.machine
-        return m.modeled_time() * 1000 // m.cycles_per_us + self.sleep_skew
-
-    @operation
-    def seconds(self):
-        return EPOCH + self.nanoseconds() // 1_000_000_000
+        return self.runtime.clock_ns()
 
     # --- life cycle -------------------------------------------------------------------
     def exit(self, proc: Process, status: int) -> None:
@@ -524,7 +517,7 @@ class ProcessManager(Fragment, SyscallServer, Completions):
         sec, ns = layout.unpack(data)
         if sec < 0 or not 0 <= (ns & 0xFFFFFFFF) < 1_000_000_000:
             return -errno.EINVAL
-        self.sleep_skew += sec * 1_000_000_000 + (ns & 0xFFFFFFFF)
+        self.runtime.skip_clock(sec * 1_000_000_000 + (ns & 0xFFFFFFFF))
         return 0
 
     def sys_nanosleep(self, call, req, rem, *_):

@@ -14,7 +14,9 @@ it (``entry.fragment``): ``peer.syscall(pid, nr, frame)``. A serving handler ans
 Before a reply, ``process.deliver`` may redirect the frame into a signal handler or end
 the process. An unknown number, or a declared syscall no fragment serves, answers -ENOSYS
 and leaves a ``syscall`` trace event with ``unknown=True``. A fault that is not an svc
-ends the process (SIGSEGV for aborts, SIGILL otherwise).
+ends the process (SIGSEGV for aborts, SIGILL otherwise). A syscall whose serving fragment (or
+a fragment it calls) the composition leaves out answers -ENOSYS; the runtime's ``fragment``
+event with ``mode="absent"`` records which.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from kernel_model.ipc_abi import (EC_DABT, EC_IABT, EC_SVC32, EXC_CPSR, EXC_PC, 
                                   PROTO_EXCEPTION, MsgTag)
 
 from fragments.runtime.fragment import Fragment, operation
+from fragments.runtime.runtime import AbsentFragment
 
 from .abi import Signal
 from .strace import format_call
@@ -73,7 +76,9 @@ class SyscallServer:
     def syscall(self, pid, nr, frame):
         proc = self.record(pid)
         entry = by_number(nr)
-        handler = self.handlers().get(entry.name) if entry else None
+        if "_handlers" not in self.__dict__:     # the table is declared data: built once
+            self._handlers = self.handlers()
+        handler = self._handlers.get(entry.name) if entry else None
         if proc is None or handler is None:
             return -errno.ENOSYS
         answer = handler(Call(proc, nr, list(frame)), *frame[2:8])
@@ -149,7 +154,10 @@ class Syscalls(Fragment):
         nr = frame[2 + 7]
         entry = by_number(nr)
         line = self._strace_line(pid, nr, frame, 0) if self.strace and nr == EXECVE_NR else ""
-        answer = -errno.ENOSYS if entry is None else getattr(self.use, entry.fragment.value).syscall(pid, nr, frame)
+        try:
+            answer = -errno.ENOSYS if entry is None else getattr(self.use, entry.fragment.value).syscall(pid, nr, frame)
+        except AbsentFragment:
+            answer = -errno.ENOSYS
         if answer == DEFER:
             self.pending[pid] = Pending(caller, frame, nr, line)
             return None

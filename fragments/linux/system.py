@@ -1,6 +1,7 @@
 """The Linux personality booted on the kernel model, in any composition.
 
-The fragments (loader, syscalls, pager, process, vfs, ramfs, console) are placed in tasks
+The fragments (loader, syscalls, pager, process, vfs, ramfs, console, and the storage
+stack blockdev, devmapper, crypto, ext2 — see ``storage``) are placed in tasks
 as the composition says (see ``fragments.runtime``): in ``monolithic`` one task holds
 them all and its memory is read-write-execute, as L4Linux's; in ``fragmented`` each has
 its own W^X task. Each Linux process is a task with one *alien* ARM thread whose pager is
@@ -18,8 +19,13 @@ from fragments.runtime import composition as compositions
 from fragments.runtime import recut
 from fragments.runtime.runtime import Runtime
 
+from . import storage
+from .block import BlockDriver
 from .console import Console
+from .crypto import CryptoApi
+from .devmapper import DeviceMapper
 from .elf import ExecFormatError
+from .ext2fs import Ext2Fs
 from .loader import Loader
 from .pager import Pager
 from .process import ProcessManager
@@ -28,8 +34,12 @@ from .syscalls import Syscalls
 from .vfs import Vfs
 
 FRAGMENTS = {cls.NAME: cls for cls in (Loader, Syscalls, Pager, ProcessManager, Vfs,
-                                       RamFsFragment, Console)}
+                                       RamFsFragment, Console, BlockDriver, DeviceMapper,
+                                       CryptoApi, Ext2Fs)}
 COMPLETERS = ("process", "vfs")      # fragments that finish deferred syscalls
+# Every program needs these (exception handler, page faults, spawn and exec, the root file
+# system); a subset composition (``subset = true``) may leave out only the others.
+ENTRY = ("syscalls", "pager", "process", "loader", "vfs", "ramfs")
 
 
 class LinuxSystem:
@@ -37,6 +47,10 @@ class LinuxSystem:
         self.machine = machine
         self.kernel = machine.kernel
         self.composition = compositions.load(composition, FRAGMENTS, len(machine.cores))
+        missing = [f for f in ENTRY if f not in self.composition.fragments()]
+        if missing:
+            raise compositions.CompositionError(
+                f"{composition}: leaves out {', '.join(missing)}, which every program needs")
         self.runtime = rt = Runtime(machine, FRAGMENTS, rwx=self.composition.rwx)
         for spec in self.composition.tasks:
             host = rt.new_host(spec.name, spec.core)
@@ -45,7 +59,8 @@ class LinuxSystem:
         for fragment in rt.all_fragments():
             if hasattr(fragment, "boot"):
                 fragment.boot()
-        self.console.is_tty = is_tty
+        if self.console is not None:
+            self.console.is_tty = is_tty
         for name in self.composition.duplicate:
             self.duplicate(name)
         self.wire_wakeups()
@@ -54,7 +69,9 @@ class LinuxSystem:
 
     # --- fragments ----------------------------------------------------------------------
     def fragment(self, name: str):
-        return self.runtime.instance(name)
+        """The fragment ``name`` (its first replica); None if the composition leaves it out."""
+        replicas = self.runtime.instances.get(name)
+        return replicas[0] if replicas else None
 
     @property
     def process(self) -> ProcessManager:
@@ -127,6 +144,16 @@ class LinuxSystem:
             raise ExecFormatError(answer)
         self.fragment("syscalls").launch(answer)
         return answer
+
+    def attach_disk(self, image: str, key: bytes | None = None,
+                    point: bytes = storage.DEFAULT_MOUNT) -> str | None:
+        """Mount the ext2 image (plain dm-crypt with ``key``) at ``point``; None, or the
+        one-line reason it was refused (nothing written). See ``storage``."""
+        return storage.attach(self, image, key, point)
+
+    def detach_disk(self) -> str | None:
+        """Flush, unmount and close the attached disk (if any)."""
+        return storage.detach(self)
 
     def input(self, data: bytes) -> None:
         """Bytes typed at the console (b"" = end of input): the UART raises its interrupt

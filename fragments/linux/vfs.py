@@ -7,8 +7,10 @@ Invariants:
 - A ``Pipe`` buffers without bound (writes never block: a modeling simplification);
   reads on an empty pipe with writers left are deferred, not answered, and completed by
   the next write or the last writer's close.
-- Paths are resolved lexically against the process's cwd (the only symlink is
-  /proc/self/exe, which the vfs answers itself).
+- Paths are resolved lexically against the process's cwd (the only ramfs symlink is
+  /proc/self/exe, which the vfs answers itself). Under a mount point they go to the file
+  system mounted there (see ``mounts``); file contents and names are reached only through
+  the ``_node_*`` operations, which serve both.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from fragments.runtime.fragment import Fragment, operation
 
 from . import abi
 from .abi import (AT_FDCWD, FD_CLOEXEC, IOVEC, LOFF, O_ACCMODE, S_IFIFO, S_IFLNK, S_IFMT, STAT64,
-                  STATX, AtFlag, DirentType, FcntlCmd, OpenFlag, pack_dirent64)
+                  STATX, AtFlag, FcntlCmd, OpenFlag, pack_dirent64)
+from .mounts import Mounted, Mounts
 from .ramfs import Inode
 from .syscalls import DEFER, Call, Completions, SyscallServer
 
@@ -71,9 +74,9 @@ class FileContext:
     exe_path: bytes = b""
 
 
-class Vfs(Fragment, SyscallServer, Completions):
+class Vfs(Fragment, SyscallServer, Completions, Mounts):
     NAME = "vfs"
-    USES = ("pager", "console", "process")
+    USES = ("pager", "console", "process", "ext2")
 
     def __init__(self, runtime):
         super().__init__(runtime)
@@ -81,6 +84,7 @@ class Vfs(Fragment, SyscallServer, Completions):
         self.console_readers: list = []     # deferred console reads: (call, iovecs)
         self._pipe_ino = 1 << 20
         self.start_completions()
+        self.start_mounts()
 
     @property
     def fs(self):
@@ -136,7 +140,8 @@ class Vfs(Fragment, SyscallServer, Completions):
             return inode
         if not inode.is_reg:
             return -errno.EACCES
-        return path, bytes(inode.data)
+        data = self._node_contents(inode)
+        return data if isinstance(data, int) else (path, data)
 
     @operation
     def open_file(self, path):
@@ -144,7 +149,7 @@ class Vfs(Fragment, SyscallServer, Completions):
         inode = self.lookup(FileContext(0), path)
         if isinstance(inode, int):
             return inode
-        return bytes(inode.data) if inode.is_reg else -errno.EACCES
+        return self._node_contents(inode) if inode.is_reg else -errno.EACCES
 
     def _file(self, proc, fd: int) -> OpenFile | None:
         entry = proc.fds.get(fd)
@@ -177,7 +182,8 @@ class Vfs(Fragment, SyscallServer, Completions):
     def file_bytes(self, pid, fd):
         proc = self.contexts.get(pid)
         f = None if proc is None else self._file(proc, fd)
-        return bytes(f.inode.data) if f is not None and f.kind == "file" else None
+        data = self._node_contents(f.inode) if f is not None and f.kind == "file" else None
+        return None if isinstance(data, int) else data
 
     # --- paths ------------------------------------------------------------------------
     def _base(self, proc, dirfd: int) -> bytes | int:
@@ -206,6 +212,9 @@ class Vfs(Fragment, SyscallServer, Completions):
             if not follow:
                 return Inode(0, S_IFLNK | 0o777, target=proc.exe_path)
             path = proc.exe_path
+        mount = self._mount_of(path)
+        if mount is not None:
+            return self._mounted_lookup(proc, path, follow, mount)
         node = self.fs.root
         for part in path.strip(b"/").split(b"/"):
             if not part:
@@ -246,6 +255,7 @@ class Vfs(Fragment, SyscallServer, Completions):
             "faccessat2": self.sys_faccessat, "readlink": self.sys_readlink,
             "readlinkat": self.sys_readlinkat, "poll": self.sys_poll, "ppoll": self.sys_ppoll,
             "ppoll_time64": self.sys_ppoll, "utimensat": self.sys_utimensat,
+            **self.mount_handlers(),
         }
 
     # --- read / write -------------------------------------------------------------------
@@ -287,7 +297,9 @@ class Vfs(Fragment, SyscallServer, Completions):
             data = bytes(pipe.buf[:total])
             del pipe.buf[:total]
             return self._scatter(call, vec, data)
-        data = bytes(f.inode.data[f.offset:f.offset + total])
+        data = self._node_read(f.inode, f.offset, total)
+        if isinstance(data, int):
+            return data
         result = self._scatter(call, vec, data)
         if result > 0:
             f.offset += result
@@ -371,15 +383,7 @@ class Vfs(Fragment, SyscallServer, Completions):
             return len(data)
         if f.kind == "dir":
             return -errno.EISDIR
-        inode = f.inode
-        if f.flags & O.O_APPEND:
-            f.offset = len(inode.data)
-        end = f.offset + len(data)
-        if len(inode.data) < f.offset:
-            inode.data += bytes(f.offset - len(inode.data))
-        inode.data[f.offset:end] = data
-        f.offset = end
-        return len(data)
+        return self._node_write(f, bytes(data))
 
     # --- open / close -------------------------------------------------------------------
     def sys_open(self, call, path, flags, mode, *_):
@@ -397,8 +401,9 @@ class Vfs(Fragment, SyscallServer, Completions):
             parent = self._parent(proc, path)
             if isinstance(parent, int):
                 return parent
-            inode = self.fs.new(abi.S_IFREG | (mode & 0o7777 & ~proc.umask))
-            self.fs.link(parent[0], parent[1], inode)
+            inode = self._node_new(parent[0], parent[1], abi.S_IFREG | (mode & 0o7777 & ~proc.umask))
+            if isinstance(inode, int):
+                return inode
         elif flags & O.O_CREAT and flags & O.O_EXCL:
             return -errno.EEXIST
         if flags & O.O_DIRECTORY and not inode.is_dir:
@@ -412,7 +417,9 @@ class Vfs(Fragment, SyscallServer, Completions):
         else:
             kind = "file"
             if flags & O.O_TRUNC and flags & O_ACCMODE:
-                inode.data.clear()
+                error = self._node_truncate(inode, 0)
+                if error:
+                    return error
         f = OpenFile(kind, flags & ~(O.O_CREAT | O.O_EXCL | O.O_TRUNC | O.O_CLOEXEC), inode, path=path)
         return self._install(proc, f, bool(flags & O.O_CLOEXEC))
 
@@ -422,7 +429,9 @@ class Vfs(Fragment, SyscallServer, Completions):
     def _seek(self, f: OpenFile, offset: int, whence: int) -> int:
         if f.kind not in ("file", "dir"):
             return -errno.ESPIPE
-        base = {0: 0, 1: f.offset, 2: len(f.inode.data) if f.kind == "file" else 0}.get(whence)
+        base = {0: 0, 1: f.offset, 2: self._node_size(f.inode) if f.kind == "file" else 0}.get(whence)
+        if base is not None and base < 0:
+            return base
         if base is None or base + offset < 0:
             return -errno.EINVAL
         f.offset = base + offset
@@ -592,11 +601,13 @@ class Vfs(Fragment, SyscallServer, Completions):
         return f.inode
 
     def _put_stat64(self, call, inode, address):
-        t = self.use.process.seconds()
-        blocks = (inode.size + 511) // 512
+        inode = self._node_fresh(inode)
+        if isinstance(inode, int):
+            return inode
+        dev, (at, mt, ct), blocks = self._node_stat(inode, self.seconds())
         rdev = 0x0501 if inode.device == "console" else 0x0103 if inode.device == "null" else 0
-        data = STAT64.pack(1, inode.ino & 0xFFFFFFFF, inode.mode, inode.nlink, 0, 0, rdev,
-                           inode.size, 4096, blocks, t, 0, t, 0, t, 0, inode.ino)
+        data = STAT64.pack(dev, inode.ino & 0xFFFFFFFF, inode.mode, inode.nlink, 0, 0, rdev,
+                           inode.size, 4096, blocks, at, 0, mt, 0, ct, 0, inode.ino)
         return 0 if self.use.pager.write(call.pid, address, data) else -errno.EFAULT
 
     def sys_stat64(self, call, path, buf, *_):
@@ -615,14 +626,15 @@ class Vfs(Fragment, SyscallServer, Completions):
 
     def sys_statx(self, call, dirfd, path, flags, mask, buf, *_):
         inode = self._stat_of(call, dirfd, path, flags)
+        inode = inode if isinstance(inode, int) else self._node_fresh(inode)
         if isinstance(inode, int):
             return inode
-        t = self.use.process.seconds()
-        ts = (t, 0, 0) * 4
+        dev, (at, mt, ct), blocks = self._node_stat(inode, self.seconds())
+        ts = (at, 0, 0, ct, 0, 0, ct, 0, 0, mt, 0, 0)     # btime, ctime stand in for creation
         rmaj = 5 if inode.device == "console" else 1 if inode.device == "null" else 0
         rmin = 1 if inode.device == "console" else 3 if inode.device == "null" else 0
         data = STATX.pack(0x7FF, 4096, 0, inode.nlink, 0, 0, inode.mode, 0, inode.ino, inode.size,
-                          (inode.size + 511) // 512, 0, *ts, rmaj, rmin, 0, 1, 0, 0, 0)
+                          blocks, 0, *ts, rmaj, rmin, 0, dev, 0, 0, 0)
         return 0 if self.use.pager.write(call.pid, buf, data) else -errno.EFAULT
 
     def sys_getdents64(self, call, fd, dirp, count, *_):
@@ -631,9 +643,9 @@ class Vfs(Fragment, SyscallServer, Completions):
             return -errno.EBADF
         if f.kind != "dir":
             return -errno.ENOTDIR
-        inode = f.inode
-        entries = [(inode.ino, DirentType.DT_DIR, b"."), (inode.parent.ino, DirentType.DT_DIR, b"..")]
-        entries += [(c.ino, (c.mode & S_IFMT) >> 12, name) for name, c in inode.children.items()]
+        entries = self._node_entries(f.inode)
+        if isinstance(entries, int):
+            return entries
         out = bytearray()
         while f.offset < len(entries):
             ino, dtype, name = entries[f.offset]
@@ -657,11 +669,8 @@ class Vfs(Fragment, SyscallServer, Completions):
         parent = self._parent(call.proc, path)
         if isinstance(parent, int):
             return parent
-        if parent[1] in parent[0].children:
-            return -errno.EEXIST
-        node = self.fs.new(abi.S_IFDIR | (mode & 0o7777 & ~call.proc.umask), nlink=2)
-        self.fs.link(parent[0], parent[1], node)
-        return 0
+        node = self._node_new(parent[0], parent[1], abi.S_IFDIR | (mode & 0o7777 & ~call.proc.umask))
+        return node if isinstance(node, int) else 0
 
     def sys_rmdir(self, call, path, *_):
         return self.sys_unlinkat(call, AT_FDCWD, path, AtFlag.AT_REMOVEDIR)
@@ -679,15 +688,7 @@ class Vfs(Fragment, SyscallServer, Completions):
         if path == b"/":
             return -errno.EBUSY
         parent, name = self._parent(call.proc, path)
-        if flags & AtFlag.AT_REMOVEDIR:
-            if not inode.is_dir:
-                return -errno.ENOTDIR
-            if inode.children:
-                return -errno.ENOTEMPTY
-        elif inode.is_dir:
-            return -errno.EISDIR
-        self.fs.unlink(parent, name)
-        return 0
+        return self._node_unlink(path, inode, parent, name, flags)
 
     def sys_rename(self, call, old, new, *_):
         return self.sys_renameat2(call, AT_FDCWD, old, AT_FDCWD, new, 0)
@@ -706,6 +707,11 @@ class Vfs(Fragment, SyscallServer, Completions):
         target = self._parent(call.proc, new)
         if isinstance(target, int):
             return target
+        source = self._parent(call.proc, old)
+        if isinstance(source, int):
+            return source
+        if isinstance(inode, Mounted) or self._mount_of(new) is not None:
+            return self._node_rename(old, new, source, target)
         existing = target[0].children.get(target[1])
         if existing is inode:
             return 0
@@ -713,8 +719,7 @@ class Vfs(Fragment, SyscallServer, Completions):
             if existing.is_dir and (not inode.is_dir or existing.children):
                 return -errno.EISDIR if not inode.is_dir else -errno.ENOTEMPTY
             self.fs.unlink(target[0], target[1])
-        source, name = self._parent(call.proc, old)
-        self.fs.unlink(source, name)
+        self.fs.unlink(*source)
         if not inode.is_dir:
             inode.nlink += 1
         self.fs.link(target[0], target[1], inode)
@@ -727,7 +732,8 @@ class Vfs(Fragment, SyscallServer, Completions):
             inode = -errno.EBADF if f is None else self._inode_of(f)
         if isinstance(inode, int):
             return inode
-        inode.mtime = self.use.process.seconds()
+        if not isinstance(inode, Mounted):     # mounted files keep their own times
+            inode.mtime = self.seconds()
         return 0
 
     def sys_access(self, call, path, mode, *_):
@@ -750,8 +756,9 @@ class Vfs(Fragment, SyscallServer, Completions):
         inode = self.lookup(call.proc, path, follow=False)
         if isinstance(inode, int):
             return inode
-        if not inode.is_link:
-            return -errno.EINVAL
-        data = inode.target[:size]
+        target = self._node_readlink(inode)
+        if isinstance(target, int):
+            return target
+        data = target[:size]
         return len(data) if self.use.pager.write(call.pid, buf, data) else -errno.EFAULT
 

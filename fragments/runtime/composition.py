@@ -5,14 +5,17 @@ A composition is a TOML file (``demos/compositions/NAME.toml``)::
     description = "one line"
     rwx = false                 # true: every page read-write-execute (the monolithic form)
     duplicate = ["syscalls"]    # a replica per core (fragments declared REPLICABLE)
+    subset = false              # true: fragments not named are left out (a minimal system)
 
     [tasks.l4linux]
     fragments = ["loader", "syscalls"]
     core = 0
 
 Validation refuses, with the file's line and the reason: a fragment named twice, one
-missing, an unknown one, a core the machine lacks, a duplicate of a fragment that is not
-replicable, and a fragment separated from the one it is pinned to (``PINNED_TO``).
+missing (unless ``subset = true``), an unknown one, a core the machine lacks, a duplicate of
+a fragment that is not replicable or left out, and a fragment separated from the one it is
+pinned to (``PINNED_TO``) or kept without it. In a subset, a call to a left-out fragment
+raises ``runtime.AbsentFragment`` (see there).
 """
 
 from __future__ import annotations
@@ -42,13 +45,18 @@ class Composition:
     rwx: bool = False
     duplicate: list[str] = field(default_factory=list)
     description: str = ""
+    subset: bool = False        # fragments not named are left out
+
+    def fragments(self) -> list[str]:
+        return [f for task in self.tasks for f in task.fragments]
 
     def task_of(self, fragment: str) -> TaskSpec:
         return next(t for t in self.tasks if fragment in t.fragments)
 
     def to_toml(self) -> str:
         lines = [f'description = "{self.description}"', f"rwx = {str(self.rwx).lower()}",
-                 "duplicate = [" + ", ".join(f'"{d}"' for d in self.duplicate) + "]", ""]
+                 "duplicate = [" + ", ".join(f'"{d}"' for d in self.duplicate) + "]"]
+        lines += ["subset = true", ""] if self.subset else [""]
         for task in self.tasks:
             lines += [f"[tasks.{task.name}]",
                       "fragments = [" + ", ".join(f'"{f}"' for f in task.fragments) + "]",
@@ -108,12 +116,19 @@ def parse(raw: dict, text: str, where: str, name: str, classes: dict[str, type],
                      f'"{fragment}"', 1)
             seen[fragment] = task_name
         tasks.append(TaskSpec(task_name, list(spec["fragments"]), core))
+    subset = raw.get("subset", False)
+    if not isinstance(subset, bool):
+        fail("'subset' must be true or false", "subset")
     for fragment in classes:
-        if fragment not in seen:
-            fail(f"fragment {fragment} is missing (every fragment must be in one task)")
+        if fragment not in seen and not subset:
+            fail(f"fragment {fragment} is missing (every fragment must be in one task; "
+                 f"'subset = true' leaves fragments out)")
     for fragment, cls in classes.items():
         pinned = getattr(cls, "PINNED_TO", None)
-        if pinned and seen[fragment] != seen[pinned]:
+        if pinned and fragment in seen and pinned not in seen:
+            fail(f"fragment {fragment} is pinned to {pinned}, which the composition leaves out",
+                 f'"{fragment}"')
+        if pinned and fragment in seen and seen[fragment] != seen[pinned]:
             fail(f"fragment {fragment} must share a task with {pinned} (it is reached by "
                  f"reference, without an IPC interface)", f'"{fragment}"')
     duplicate = raw.get("duplicate", [])
@@ -123,8 +138,10 @@ def parse(raw: dict, text: str, where: str, name: str, classes: dict[str, type],
         if not classes[fragment].REPLICABLE:
             fail(f"fragment {fragment} cannot be duplicated (it is neither stateless nor per-core)",
                  f'"{fragment}"')
+        if fragment not in seen:
+            fail(f"fragment {fragment} is duplicated but left out", f'"{fragment}"')
     return Composition(name, tasks, bool(raw.get("rwx", False)), list(duplicate),
-                       str(raw.get("description", "")))
+                       str(raw.get("description", "")), subset)
 
 
 def _line(text: str, needle: str, nth: int) -> int:

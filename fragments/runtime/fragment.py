@@ -10,7 +10,9 @@ dicts of those) — never a Python object passed by reference.
 Memory: a fragment owns an *area* of virtual addresses, the same in whatever task holds it
 (areas are unique across the system, at seeded random bases): its code pages (R-X), then
 its data pages (RW-), allocated with ``map_new_page``. Split and merge move these pages
-between tasks; nothing else of the fragment is task-bound.
+between tasks; nothing else of the fragment is task-bound. A data page may be marked secret
+(``secret="name"``: the pager's pool is "process memory"); the isolation report
+(``fragments.runtime.isolation``) shows which fragments can reach each secret.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import inspect
 from kernel_model.caps import MEM_R, MEM_RWX, MEM_W, MEM_X
 
 PAGE = 4096
+EPOCH = 1_700_000_000          # modeled wall clock at boot, seconds
 CODE = MEM_R | MEM_X
 DATA = MEM_R | MEM_W
 
@@ -44,6 +47,7 @@ class Fragment:
         self.area_base = 0
         self.data_start = 0                 # first address after its code pages
         self.pages: dict[int, int] = {}     # vpn -> rights it asked for (CODE, DATA, MEM_RWX)
+        self.secrets: dict[int, str] = {}   # vpn -> name of the secret the page holds
         self.caps: dict[object, object] = {}   # key -> kernel object it holds a capability to
         self.replica_core: int | None = None   # the core of a per-core replica
 
@@ -58,13 +62,21 @@ class Fragment:
                 for name, member in inspect.getmembers(cls, inspect.isfunction)
                 if getattr(member, "is_operation", False)}
 
+    def seconds(self) -> int:
+        """The modeled wall clock in seconds (the kernel info page's clock)."""
+        return EPOCH + self.runtime.clock_ns() // 1_000_000_000
+
     # --- memory of the fragment ---------------------------------------------------------
-    def map_new_page(self, address: int, rights: int) -> None:
-        """A fresh zeroed frame at ``address`` (inside the area) in the holding task."""
+    def map_new_page(self, address: int, rights: int, secret: str | None = None) -> None:
+        """A fresh zeroed frame at ``address`` (inside the area) in the holding task;
+        ``secret`` names what it will hold if that must not leak (see isolation)."""
         self.pages[address >> 12] = rights
+        if secret is not None:
+            self.secrets[address >> 12] = secret
         self.runtime.kernel.alloc_page(self.host.task, address, self.host.effective(rights))
 
     def free_page(self, address: int) -> None:
+        self.secrets.pop(address >> 12, None)
         if self.pages.pop(address >> 12, None) is not None:
             self.runtime.kernel.unmap_pages(self.host.task, address, 1, MEM_RWX, True)
 
@@ -91,8 +103,10 @@ class Fragment:
 
     def share(self, peer: str, key, obj, core: int | None = None) -> None:
         """Give the peer (its replica on ``core``) a capability to ``obj`` this fragment
-        holds, as a map of the capability into the peer's task would."""
-        self.runtime.instance(peer, core).hold(key, obj)
+        holds, as a map of the capability into the peer's task would (nothing if the
+        composition leaves the peer out)."""
+        if self.runtime.instances.get(peer):
+            self.runtime.instance(peer, core).hold(key, obj)
 
     def drop(self, key) -> None:
         obj = self.caps.pop(key, None)

@@ -85,6 +85,7 @@ class Server:
         self._loop: greenlet | None = None
         self._outer: greenlet | None = None
         self.ctx = None
+        self.wake_irq = None          # its Irq for sleeping on a WaitQueue (see blocking)
         host.servers.append(self)
         runtime.machine.start_thread(self.thread, prio=2, core=host.core)
 

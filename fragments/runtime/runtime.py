@@ -13,7 +13,10 @@ effect at the next call:
   its own. Message registers carry only (length, window id).
 
 Every call leaves a ``fragment`` trace event and is counted in ``traffic`` (the planner's
-input). Objects the fragments hold capabilities to are rooted in the runtime's root task.
+input). A call to a fragment the composition leaves out (``subset = true``) leaves a
+``fragment`` event with ``mode="absent"`` and raises ``AbsentFragment`` in the caller, across
+IPC too (the callee answers "absent" instead of crashing its server). Objects the
+fragments hold capabilities to are rooted in the runtime's root task.
 """
 
 from __future__ import annotations
@@ -40,6 +43,14 @@ WINDOW_SIZE = 16 << 20                     # virtual reserve of one window
 
 class BindingError(Exception):
     """A call to a peer that failed in the kernel (its task is gone, a capability revoked)."""
+
+
+class AbsentFragment(BindingError):
+    """A call to a fragment the composition leaves out."""
+
+    def __init__(self, name: str):
+        super().__init__(f"fragment {name} is not in this composition")
+        self.name = name
 
 
 @dataclass(eq=False)
@@ -123,8 +134,20 @@ class Runtime:
         self._window_by_id: dict[int, Window] = {}
         self._ops = {name: cls.interface() for name, cls in self.classes.items()}
         self._next_eid = 1
+        self.clock_skew = 0
         self._next_wid = 0
         self.counts = Counter()
+
+    # --- the clock --------------------------------------------------------------------
+    def clock_ns(self) -> int:
+        """Modeled nanoseconds since boot, as every task reads them from the kernel info
+        page (no IPC: a fragment asking another for the time could close a call cycle)."""
+        m = self.machine
+        return m.modeled_time() * 1000 // m.cycles_per_us + self.clock_skew
+
+    def skip_clock(self, ns: int) -> None:
+        """nanosleep's model: the clock jumps ahead instead of the caller waiting."""
+        self.clock_skew += ns
 
     # --- capabilities ---------------------------------------------------------------
     def give(self, obj, task, rights: int = OBJ_ALL, slot: int | None = None) -> int:
@@ -137,7 +160,9 @@ class Runtime:
 
     # --- instances ------------------------------------------------------------------
     def instance(self, name: str, core: int | None = None) -> Fragment:
-        replicas = self.instances[name]
+        replicas = self.instances.get(name)
+        if not replicas:
+            raise AbsentFragment(name)
         if len(replicas) > 1 and core is not None:
             for replica in replicas:
                 if replica.replica_core == core:
@@ -179,10 +204,17 @@ class Runtime:
         server = self.current
         if core is None and server is not None:
             core = server.host.core
+        if not self.instances.get(target_name):
+            if server is not None:
+                self.kernel.emit("fragment", thread=server.thread, caller=caller.label,
+                                 target=target_name, op=op, mode="absent")
+            raise AbsentFragment(target_name)
         target = self.instance(target_name, core)
         if server is None:
             return getattr(target, op)(*args)
-        edge = self.traffic.setdefault((caller.NAME, target_name), Traffic())
+        edge = self.traffic.get((caller.NAME, target_name))
+        if edge is None:   # (setdefault would build a Traffic on every call)
+            edge = self.traffic[caller.NAME, target_name] = Traffic()
         if target.host is server.host:
             edge.direct += 1
             self.kernel.emit("fragment", thread=server.thread, caller=caller.label,
@@ -213,6 +245,8 @@ class Runtime:
         length = server.ctx.mr(0)
         edge.bytes += length
         ok, value = marshal.loads(host.task.space.read(window.address, length))
+        if ok is None:
+            raise AbsentFragment(value)
         if not ok:
             raise BindingError(f"{op} on {target.label} failed: {value}")
         return value
@@ -228,7 +262,10 @@ class Runtime:
         if op not in self._ops[fragment.NAME]:
             answer = (False, f"no operation {op}")
         else:
-            answer = (True, getattr(fragment, op)(*args))
+            try:
+                answer = (True, getattr(fragment, op)(*args))
+            except AbsentFragment as absent:     # passed on to the caller, see call()
+                answer = (None, absent.name)
         out = _marshal(answer, f"result of {fragment.NAME}.{op}")
         self._ensure(window, len(out))
         host.task.space.write(window.address, out)

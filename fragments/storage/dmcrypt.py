@@ -103,10 +103,19 @@ class CipherSpec:
         return parsed
 
 
-class CryptTarget:
-    """A keyed crypt target: converts runs of sectors, numbered relative to the target start."""
+KeyedMode = Callable[[crypto_api.Algorithm, bytes], object]   # (chain mode, key) -> transform
 
-    def __init__(self, spec: CipherSpec, key: bytes, iv_offset: int = 0) -> None:
+
+class CryptTarget:
+    """A keyed crypt target: converts runs of sectors, numbered relative to the target start.
+
+    ``keyed(mode, key)`` makes the keyed chain-mode transform (anything with
+    ``encrypt_units``/``decrypt_units``); by default ``mode.new(key)`` here, while the
+    devmapper fragment passes one that asks the crypto fragment.
+    """
+
+    def __init__(self, spec: CipherSpec, key: bytes, iv_offset: int = 0,
+                 keyed: KeyedMode | None = None) -> None:
         if iv_offset < 0:
             raise ValueError("iv_offset must not be negative")
         try:
@@ -121,7 +130,7 @@ class CryptTarget:
             raise ValueError(f"{mode.name} key must be {' or '.join(map(str, mode.key_sizes))} bytes, got {len(key)}")
         self.spec = spec
         self.iv_offset = iv_offset
-        self._mode = mode.new(key)
+        self._mode = mode.new(key) if keyed is None else keyed(mode, key)
         self._iv = IV_MODES[spec.ivmode].build(block_cipher, key, hash_name)
 
     def encrypt(self, sector: int, plaintext: bytes) -> bytes:

@@ -12,16 +12,21 @@ Invariants:
 * when more than ``capacity`` blocks are cached the least recently used one is
   dropped, written back first if dirty. Write-back order is otherwise unspecified:
   ``sync()`` is the only durability point, and there is no crash consistency.
+
+Device requests are batched: ``sync`` writes, and ``prefetch`` (read-ahead) reads, each
+run of consecutive blocks (up to RUN_BYTES) with one device request.
 """
 
 import errno
 import struct
 from collections import OrderedDict
+from collections.abc import Iterable
 
 from fragments.storage.blockdev import SECTOR_SIZE, BlockDevice
 from fragments.storage.ext2.errors import FsError
 
 DEFAULT_CAPACITY = 4096
+RUN_BYTES = 128 << 10        # largest write-back request: Linux's classic max_sectors_kb
 
 
 class BlockCache:
@@ -34,6 +39,9 @@ class BlockCache:
         self._capacity = capacity
         self._blocks: OrderedDict[int, bytearray] = OrderedDict()
         self._dirty: set[int] = set()
+
+    def holds(self, block: int) -> bool:
+        return block in self._blocks
 
     def read(self, block: int) -> bytes:
         return bytes(self._buffer(block))
@@ -58,9 +66,31 @@ class BlockCache:
         self._dirty.add(block)
 
     def sync(self) -> None:
-        for block in sorted(self._dirty):
-            self._write_back(block)
+        """Write every dirty block back, each run of consecutive ones in one device write."""
+        for run in self._runs(self._dirty):
+            self._device.write(run[0] * self._sectors_per_block, b"".join(self._blocks[b] for b in run))
         self._dirty.clear()
+
+    def prefetch(self, blocks: Iterable[int]) -> None:
+        """Bring the uncached ``blocks`` in (at most ``capacity`` of them), each run of
+        consecutive ones in one device read."""
+        wanted = [b for b in blocks if b not in self._blocks][:self._capacity]
+        for block in wanted:
+            self._check(block)
+        for run in self._runs(wanted):
+            data = self._device.read(run[0] * self._sectors_per_block, len(run) * self._sectors_per_block)
+            for i, block in enumerate(run):
+                self._insert(block, bytearray(data[i * self._block_size:(i + 1) * self._block_size]))
+
+    def _runs(self, blocks: Iterable[int]) -> list[list[int]]:
+        """``blocks`` sorted and cut into runs of consecutive numbers, RUN_BYTES at most."""
+        runs: list[list[int]] = []
+        for block in sorted(set(blocks)):
+            if runs and block == runs[-1][-1] + 1 and len(runs[-1]) * self._block_size < RUN_BYTES:
+                runs[-1].append(block)
+            else:
+                runs.append([block])
+        return runs
 
     def _buffer(self, block: int) -> bytearray:
         self._check(block)

@@ -9,6 +9,10 @@ Link counts: a file has one link per directory entry; a directory has one for it
 entry in the parent, one for its own ``.``, and one per subdirectory's ``..``.
 A directory touched by a change loses its htree flag (see ``directory``).
 
+Reads go through read-ahead: a file read that misses the cache first brings the blocks of
+its range and of the READAHEAD bytes after it (within the file) in, consecutive ones in one
+device request each.
+
 Timestamps come from the caller's ``clock()`` (the model's clock, in seconds), read once
 per operation so that everything one operation stamps carries the same time. Reads do
 not update atime (as if mounted noatime), so reading never writes. Names are ``str``
@@ -34,6 +38,7 @@ from fragments.storage.ext2.layout import ROOT_INO
 from fragments.storage.ext2.volume import Volume
 
 EA_MAGIC = 0xEA020000
+READAHEAD = 64 << 10
 
 Clock = Callable[[], int]
 
@@ -147,7 +152,10 @@ class Ext2:
         inode = self._regular(ino)
         if offset < 0 or length < 0:
             raise FsError(errno.EINVAL, "negative offset or length")
-        return self._read_data(inode, offset, min(length, max(0, inode.size - offset)))
+        length = min(length, max(0, inode.size - offset))
+        if length:
+            self._read_ahead(inode, offset, offset + length + READAHEAD)
+        return self._read_data(inode, offset, length)
 
     def write(self, ino: int, offset: int, data: bytes) -> int:
         """Write all of ``data`` at ``offset`` (past the end leaves a hole); return its length."""
@@ -374,6 +382,14 @@ class Ext2:
         inode.file_acl = 0
 
     # --- file data helpers ----------------------------------------------------------------
+
+    def _read_ahead(self, inode: Inode, offset: int, end: int) -> None:
+        """On a cache miss at ``offset``, bring the file's blocks up to ``end`` in."""
+        first = self._map.lookup(inode, offset // self._bs)
+        if not first or self._cache.holds(first):
+            return
+        lblocks = range(offset // self._bs, (min(end, inode.size) - 1) // self._bs + 1)
+        self._cache.prefetch(block for block in (self._map.lookup(inode, b) for b in lblocks) if block)
 
     def _read_data(self, inode: Inode, offset: int, length: int) -> bytes:
         pieces = []

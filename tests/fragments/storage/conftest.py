@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from fragments.storage.blockdev import MemoryDevice
 from fragments.storage.ext2 import Ext2
@@ -57,6 +58,16 @@ def debugfs_cat(path: Path, file: str) -> bytes:
 
 def debugfs(path: Path, request: str) -> str:
     return subprocess.run(["debugfs", "-R", request, str(path)], capture_output=True, text=True, check=True).stdout
+
+
+def decrypt_with_cryptography(ciphertext: bytes, key: bytes) -> bytes:
+    """plain64 dm-crypt decryption, sector by sector, by the `cryptography` package."""
+    sectors = []
+    for sector in range(len(ciphertext) // 512):
+        iv = sector.to_bytes(8, "little") + bytes(8)
+        decryptor = Cipher(algorithms.AES(key), modes.XTS(iv)).decryptor()
+        sectors.append(decryptor.update(ciphertext[sector * 512:(sector + 1) * 512]))
+    return b"".join(sectors)
 
 
 class Mounted:

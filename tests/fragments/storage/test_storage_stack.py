@@ -3,25 +3,14 @@ checked after decryption by an independent XTS, e2fsck and debugfs."""
 
 import os
 
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-
 from fragments.storage.blockdev import MemoryDevice
 from fragments.storage.dmcrypt import CryptDevice, CryptTableLine, encrypt_image
 from fragments.storage.ext2 import Ext2
 
-from .conftest import ModelClock, assert_clean, debugfs_cat, make_image, needs_e2fsprogs
+from .conftest import (ModelClock, assert_clean, debugfs_cat, decrypt_with_cryptography, make_image,
+                       needs_e2fsprogs)
 
 pytestmark = needs_e2fsprogs
-
-
-def decrypt_with_cryptography(ciphertext: bytes, key: bytes) -> bytes:
-    """plain64 dm-crypt decryption, sector by sector, by the `cryptography` package."""
-    sectors = []
-    for sector in range(len(ciphertext) // 512):
-        iv = sector.to_bytes(8, "little") + bytes(8)
-        decryptor = Cipher(algorithms.AES(key), modes.XTS(iv)).decryptor()
-        sectors.append(decryptor.update(ciphertext[sector * 512:(sector + 1) * 512]))
-    return b"".join(sectors)
 
 
 def test_ext2_over_dm_crypt(tmp_path, tree):

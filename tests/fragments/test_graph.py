@@ -1,0 +1,175 @@
+"""Fragment graphs on real ARM programs: the dependency graph is the declarations, the
+profile is the trace, minimal (subset) compositions run, the planner's compositions are
+valid and run, and its cost model comes from the cost table."""
+
+import tomllib
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from fragments.linux.system import ENTRY, FRAGMENTS, boot_linux
+from fragments.runtime import composition, graph
+from fragments.runtime.composition import CompositionError
+from kernel_model.cost import Cost, CostTable
+from kernel_model.machine import Machine
+
+DEMOS = Path(__file__).resolve().parents[2] / "demos" / "arm"
+
+
+def run(program, composition_name="fragmented", cores=1, args=()):
+    """(output, status, machine, system) of a demo program."""
+    machine = Machine(cores=cores, seed=3)
+    system = boot_linux(machine, composition_name)
+    for name in ("hello", program):
+        system.fs.add_file(f"/bin/{name}".encode(), (DEMOS / name).read_bytes())
+    machine.uart.feed(b"")
+    pid = system.spawn(f"/bin/{program}", [program, *args], [])
+    machine.run()
+    assert machine.crashes == []
+    return bytes(machine.uart.written), system.exit_status(pid), machine, system
+
+
+def write(tmp_path, comp) -> str:
+    path = tmp_path / f"{comp.name}.toml"
+    path.write_text(comp.to_toml())
+    return str(path)
+
+
+def test_dependency_graph_is_the_declarations():
+    """Nodes carry each fragment's interface; edges are exactly USES (plus pins both ways)."""
+    deps = graph.dependency_graph(FRAGMENTS)
+    assert set(deps) == set(FRAGMENTS)
+    for name, cls in FRAGMENTS.items():
+        assert deps.nodes[name]["interface"] == cls.interface()
+        uses = {b for _, b, kind in deps.out_edges(name, data="kind") if kind == "uses"}
+        assert uses == set(cls.USES) - {name}
+    assert deps["ramfs"]["vfs"]["kind"] == deps["vfs"]["ramfs"]["kind"] == "pinned"
+
+
+def test_static_minimal_set_is_the_closure_over_uses():
+    """Without a profile every declared dependency is followed: the closure networkx finds."""
+    deps = graph.dependency_graph(FRAGMENTS)
+    expected = set(ENTRY).union(*(nx.descendants(deps, f) for f in ENTRY))
+    assert set(graph.minimal_set(FRAGMENTS, ["write"], ENTRY)) == expected
+    assert graph.serving_fragments(["write", "mmap2", "getpid", "no_such_call"]) == {"vfs", "pager", "process"}
+
+
+def test_profile_agrees_with_runtime_traffic_and_the_jsonl_export(tmp_path):
+    """Calls between fragments read from the trace equal the runtime's counters, and a
+    trace file gives the same profile as the live trace."""
+    _, _, machine, system = run("fileio")
+    live = graph.profile(graph.event_dicts(machine.trace))
+    counted = graph.traffic_from_runtime(system.runtime.traffic)
+    from_trace = graph.traffic_graph(live)
+    for a, b, data in counted.edges(data=True):
+        assert from_trace[a][b]["calls"] == data["calls"]
+        assert from_trace[a][b]["local"] == data["local"] and data["direct"] == 0
+    assert any(node.startswith("user@") for node in from_trace)
+    assert sum(live.syscalls.values()) == sum(machine.trace.counters.syscalls.values())
+    machine.trace.write_jsonl(tmp_path / "t.jsonl")
+    assert graph.profile(graph.read_jsonl(tmp_path / "t.jsonl")) == live
+
+
+def test_minimal_composition_runs_the_program_identically(tmp_path):
+    """The set closed over what the program reached keeps its output and leaves out the
+    fragments it never called (the storage stack for hello)."""
+    reference = run("hello", "monolithic")[:2]
+    _, _, machine, _ = run("hello")
+    prof = graph.profile(graph.event_dicts(machine.trace))
+    keep = graph.minimal_set(FRAGMENTS, prof.syscalls, ENTRY, prof.reached())
+    assert set(ENTRY) <= set(keep) and "console" in keep
+    left_out = set(FRAGMENTS) - set(keep)
+    assert left_out and not any(a in left_out or b in left_out for a, b in prof.edges())
+    base = composition.load("fragmented", FRAGMENTS, 1)
+    tasks = [composition.TaskSpec(t.name, [f for f in t.fragments if f in keep], t.core) for t in base.tasks]
+    minimal = composition.Composition("minimal", [t for t in tasks if t.fragments], subset=True)
+    path = write(tmp_path, minimal)
+    out, status, _, system = run("hello", path)
+    assert (out, status) == reference
+    assert sorted(system.runtime.instances) == sorted(keep)
+
+
+def test_a_left_out_fragment_answers_enosys_without_crashing(tmp_path):
+    """Without the console, hello's terminal writes fail with -ENOSYS (the vfs's call to
+    the console leaves an 'absent' event); the process still exits with its status."""
+    keep = [f for f in FRAGMENTS if f != "console"]
+    path = write(tmp_path, composition.Composition("noconsole", [composition.TaskSpec("all", keep)],
+                                                   subset=True))
+    out, status, machine, _ = run("hello", path, args=["x"])
+    assert out == b"" and status == 1 << 8
+    absent = [e for e in machine.trace.filter(["fragment"]) if e.data["mode"] == "absent"]
+    assert absent and {e.data["target"] for e in absent} == {"console"}
+    writes = [e.data["ret"] for e in machine.trace.filter(["syscall"]) if e.data["name"] == "writev"]
+    assert writes and all(ret == -38 for ret in writes)
+
+
+def test_subset_validation(tmp_path):
+    """A fragment kept without the one it is pinned to, or a subset without the entry
+    fragments, is refused; leaving a fragment out still needs 'subset = true'."""
+    text = '[tasks.a]\nfragments = ["loader", "syscalls", "pager", "process", "ramfs"]\n'
+    with pytest.raises(CompositionError, match=r"f.toml:3: fragment ramfs is pinned to vfs"):
+        composition.parse(tomllib.loads("subset = true\n" + text), "subset = true\n" + text, "f.toml",
+                          "f", FRAGMENTS, 1)
+    with pytest.raises(CompositionError, match="console is missing"):
+        composition.parse({"tasks": {"a": {"fragments": [f for f in FRAGMENTS if f != "console"]}}},
+                          "", "f.toml", "f", FRAGMENTS, 1)
+    path = tmp_path / "nopager.toml"
+    path.write_text('subset = true\n[tasks.a]\nfragments = ["loader", "syscalls", "process", "vfs", "ramfs"]\n')
+    with pytest.raises(CompositionError, match="leaves out pager"):
+        boot_linux(Machine(cores=1), str(path))
+
+
+def test_prediction_gives_back_the_measured_run():
+    """Predicting the profile's own placement gives its measured modeled cycles exactly,
+    on one core and on two."""
+    for cores in (1, 2):
+        _, _, machine, system = run("forkexec", cores=cores)
+        prof = graph.profile(graph.event_dicts(machine.trace))
+        placement = graph.placement_of(system.composition)
+        assert graph.predict(prof, placement, graph.CallCosts.from_table()) == machine.modeled_time()
+
+
+def test_call_costs_come_from_the_cost_table():
+    """Direct, one-core and cross-core calls are priced from the CostTable's entries."""
+    table = CostTable(direct_call=Cost(5, "t"), ipc_inter_task=Cost(100, "t"), context_switch=Cost(10, "t"),
+                      address_space_switch=Cost(20, "t"), ipi=Cost(1000, "t"))
+    costs = graph.CallCosts.from_table(table)
+    assert costs.of("direct") == 5
+    assert costs.of("local") == 2 * (100 + 10 + 20)
+    assert costs.sides(False, True) == (100 + 10, 100 + 10 + 20 + 1000)
+
+
+def test_plan_keeps_pins_and_constraints_and_its_composition_runs(tmp_path):
+    """The planner's composition is valid, keeps pinned fragments together, an isolated
+    fragment alone and tasks within the size limit, and runs with identical output."""
+    reference = run("forkexec", "monolithic", cores=2)[:2]
+    _, _, machine, _ = run("forkexec", cores=2)
+    prof = graph.profile(graph.event_dicts(machine.trace))
+    proposal = graph.plan(prof, FRAGMENTS, 2, isolate=["pager"], max_task=3)
+    comp = proposal.composition("p")
+    text = comp.to_toml()
+    parsed = composition.parse(tomllib.loads(text), text, "p.toml", "p", FRAGMENTS, 2)
+    tasks = {t.name: t.fragments for t in parsed.tasks}
+    assert ["pager"] in tasks.values()
+    assert all(len(fragments) <= 3 for fragments in tasks.values())
+    assert parsed.task_of("ramfs") is parsed.task_of("vfs")
+    out, status, planned, _ = run("forkexec", write(tmp_path, comp), cores=2)
+    assert (out, status) == reference
+    assert planned.modeled_time() < machine.modeled_time()
+
+
+def test_plan_merges_the_heaviest_edges_first():
+    """Unconstrained on one core, the first merge joins the pair with the most calls and
+    the plan predicts no more than monolithic (same task costs, W^X kept)."""
+    _, _, machine, _ = run("fileio")
+    prof = graph.profile(graph.event_dicts(machine.trace))
+    proposal = graph.plan(prof, FRAGMENTS, 1)
+    edges = prof.edges()
+    heaviest = max(((a, b) for a, b in edges if a != b and not a.startswith("user")),
+                   key=lambda e: edges[e] + edges[e[::-1]])
+    first = proposal.merges[0]
+    assert {first[0], first[1]} == set(heaviest)
+    costs = graph.CallCosts.from_table()
+    mono = graph.predict(prof, graph.placement_of(composition.load("monolithic", FRAGMENTS, 1)), costs)
+    assert proposal.predicted <= mono

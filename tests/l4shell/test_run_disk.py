@@ -1,0 +1,103 @@
+"""``l4shell run --disk IMAGE [--key-file KEY] [--mount PATH]``, as a user runs it: an image
+made by ``l4shell disk create --from-dir``, changed by busybox in the model, judged after
+exit by an independent AES-XTS (`cryptography`), e2fsck and debugfs; refusals are one line
+and leave the image untouched."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .test_disk_cli import E2FSPROGS, debugfs, fsck, xts
+
+ROOT = Path(__file__).resolve().parents[2]
+BUSYBOX = Path("/tmp/bb/bin/busybox")
+pytestmark = [pytest.mark.skipif(not E2FSPROGS, reason="e2fsprogs not installed"),
+              pytest.mark.skipif(not BUSYBOX.exists(), reason="busybox-static:armhf not in /tmp/bb")]
+KEY = bytes(range(7, 71))
+SCRIPT = "cat /mnt/x; echo hi > /mnt/y; mkdir /mnt/d; mv /mnt/y /mnt/d/z; ls /mnt /mnt/d"
+OUTPUT = b"from the host\n/mnt:\nd\nlost+found\nx\n\n/mnt/d:\nz\n"
+
+
+def l4shell(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "l4shell.cli", *map(str, args)], cwd=ROOT,
+                          input=b"", capture_output=True, timeout=300)
+
+
+@pytest.fixture
+def disk(tmp_path) -> tuple[Path, Path]:
+    """(encrypted image, key file) from ``l4shell disk create --from-dir``."""
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    (tree / "x").write_bytes(b"from the host\n")
+    key = tmp_path / "disk.key"
+    key.write_bytes(KEY)
+    image = tmp_path / "disk.img"
+    made = l4shell("disk", "create", image, "--size", "2M", "--key-file", key, "--from-dir", tree)
+    assert made.returncode == 0, made.stderr
+    return image, key
+
+
+@pytest.mark.parametrize("composition", ["monolithic", "fragmented"])
+def test_run_changes_the_encrypted_image(composition, disk, tmp_path):
+    """The same output and image under both compositions: the decrypted image is clean and
+    holds the file busybox wrote, where it moved it."""
+    image, key = disk
+    result = l4shell("run", "--composition", composition, "--disk", image, "--key-file", key,
+                     BUSYBOX, "sh", "-c", SCRIPT)
+    assert (result.returncode, result.stdout, result.stderr) == (0, OUTPUT, b"")
+    plain = tmp_path / "plain.img"
+    plain.write_bytes(xts(image.read_bytes(), KEY, decrypt=True))
+    assert fsck(plain).returncode == 0, fsck(plain).stdout
+    assert debugfs(plain, "cat /d/z") == b"hi\n"
+    assert debugfs(plain, "cat /x") == b"from the host\n"
+
+
+def test_plain_image_at_another_mount_point(tmp_path):
+    """Without --key-file the image is plain ext2; --mount puts it elsewhere."""
+    image = tmp_path / "plain.img"
+    assert l4shell("disk", "create", image, "--size", "1M").returncode == 0
+    result = l4shell("run", "--disk", image, "--mount", "/data", BUSYBOX, "sh", "-c",
+                     "echo plain > /data/p; cat /data/p")
+    assert (result.returncode, result.stdout) == (0, b"plain\n")
+    assert fsck(image).returncode == 0
+    assert debugfs(image, "cat /p") == b"plain\n"
+
+
+def test_wrong_key_is_one_line_and_leaves_the_image_untouched(disk, tmp_path):
+    """A wrong key: one line on stderr, status 1, the program never runs, the image is
+    byte for byte what it was."""
+    image, _ = disk
+    before = image.read_bytes()
+    wrong = tmp_path / "wrong.key"
+    wrong.write_bytes(bytes(64))
+    result = l4shell("run", "--disk", image, "--key-file", wrong, BUSYBOX, "echo", "ran")
+    assert result.returncode == 1 and result.stdout == b""
+    assert result.stderr.decode().startswith(f"l4shell: {image}: wrong key")
+    assert result.stderr.count(b"\n") == 1
+    assert image.read_bytes() == before
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--key-file", "KEY"], "l4shell: --key-file needs --disk\n"),
+    (["--disk", "IMAGE"], "not an ext2 image (an encrypted one needs its key)"),
+    (["--disk", "IMAGE", "--key-file", "KEY", "--mount", "/"], "--mount /: expected an absolute path"),
+])
+def test_refusals(options, message, disk):
+    """Options that cannot work are one line on stderr and status 1."""
+    image, key = disk
+    argv = [str(image) if o == "IMAGE" else str(key) if o == "KEY" else o for o in options]
+    result = l4shell("run", *argv, BUSYBOX, "true")
+    assert result.returncode == 1
+    assert message in result.stderr.decode() and result.stderr.count(b"\n") == 1
+
+
+def test_a_full_disk_reaches_the_program_as_enospc(tmp_path):
+    """Writing more than the image holds: the program sees ENOSPC; the image stays clean."""
+    image = tmp_path / "tiny.img"
+    assert l4shell("disk", "create", image, "--size", "512K").returncode == 0
+    result = l4shell("run", "--disk", image, BUSYBOX, "cp", "/bin/busybox", "/mnt/b")
+    assert result.returncode == 1
+    assert b"No space left on device" in result.stderr
+    assert fsck(image).returncode == 0
