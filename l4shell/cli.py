@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="l4shell", description=__doc__.splitlines()[0],
                                      epilog="Without a command: the interactive shell.")
     add_system_options(parser)
+    add_disk_options(parser)
     parser.set_defaults(handler=cmd_shell)
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run a static ARM Linux program on the model")
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=cmd_run)
     script = sub.add_parser("script", help="play a .l4s script in batch and print the transcript")
     add_system_options(script)
+    add_disk_options(script)
     script.add_argument("--check", action="store_true",
                         help="fail if the trace differs from the digest recorded in the file")
     script.add_argument("--record", action="store_true",
@@ -60,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     script.set_defaults(handler=cmd_script)
     shell = sub.add_parser("shell", help="the interactive shell (also: no command at all)")
     add_system_options(shell)
+    add_disk_options(shell)
     shell.set_defaults(handler=cmd_shell)
     add_disk_parser(sub)
     add_analysis_parsers(sub)
@@ -70,7 +73,8 @@ def _debugger(args):
     from l4shell.language import Options, new_debugger
     from l4shell.session import SessionError
     try:
-        return new_debugger(Options(args.composition, args.cores, args.seed))
+        return new_debugger(Options(args.composition, args.cores, args.seed, args.disk,
+                                    args.key_file, args.mount))
     except (SessionError, ValueError) as error:
         raise SystemExit(_error(str(error), 2))
 

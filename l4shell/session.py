@@ -10,12 +10,19 @@ their step counts. Determinism makes the replay land on the same state, event fo
 Invariants:
 - ``steps`` counts machine steps since boot; ``log`` is ordered by step count.
 - Program output (the console) is collected in ``output`` until the caller takes it.
+- A disk image is used through a private copy taken at the start, fresh for every boot,
+  so a replay sees the same bytes; the user's image file is never written.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable
 
 from fragments.linux.system import boot_linux
@@ -35,6 +42,9 @@ class Options:
     composition: str = "monolithic"
     cores: int = 2
     seed: int = 0
+    disk: str | None = None          # an ext2 image (plain, or dm-crypt with key_file)
+    key_file: str | None = None
+    mount: str = "/mnt"
 
 
 @dataclass
@@ -64,7 +74,24 @@ class Session:
         self.pids: list[int] = []
         self.names: dict[int, str] = {}
         self.strace_on = False
+        self._pristine = self._keep_image()
         self._boot()
+
+    def _keep_image(self) -> str | None:
+        """A private copy of the disk image as it was at the start: every boot (and so
+        every replay) begins from the same bytes; the user's file is never written."""
+        if self.options.disk is None:
+            return None
+        keep = tempfile.NamedTemporaryFile(prefix="l4shell-disk-", suffix=".img", delete=False)
+        try:
+            with open(self.options.disk, "rb") as image:
+                shutil.copyfileobj(image, keep)
+        except OSError as error:
+            raise SessionError(f"{self.options.disk}: {error.strerror}") from None
+        finally:
+            keep.close()
+        weakref.finalize(self, _remove, keep.name, keep.name + ".run")
+        return keep.name
 
     def _boot(self) -> None:
         o = self.options
@@ -73,6 +100,13 @@ class Session:
         except ValueError as error:
             raise SessionError(str(error)) from None
         self.system = boot_linux(self.machine, o.composition)
+        if self._pristine is not None:
+            from .disk import attach_disk
+            working = self._pristine + ".run"
+            shutil.copyfile(self._pristine, working)
+            error = attach_disk(self.system, SimpleNamespace(disk=working, key_file=o.key_file, mount=o.mount))
+            if error:
+                raise SessionError(error.replace(working, o.disk))
         self.machine.uart.sink = self._console
         self.system.console.err_sink = self._console
         self.set_strace(self.strace_on)
@@ -218,3 +252,11 @@ class Session:
                     break
         finally:
             self._muted = False
+
+
+def _remove(*paths: str) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
