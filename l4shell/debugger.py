@@ -447,18 +447,24 @@ def _condition(dbg, args):
     return bp.describe()
 
 
-@command("boot", "boot [--composition NAME|FILE] [--cores N] [--seed S]",
-         "a fresh system with these options (the others as before); breakpoints stay",
-         complete=("{--composition|--cores|--seed}",))
+BOOT_USAGE = ("boot [--composition NAME|FILE] [--cores N] [--seed S] [--disk IMAGE] "
+              "[--key-file KEY] [--mount PATH]")
+BOOT_FLAGS = ("--composition", "--cores", "--seed", "--disk", "--key-file", "--mount")
+
+
+@command("boot", BOOT_USAGE, "a fresh system with these options (the others as before); breakpoints stay",
+         complete=("{" + "|".join(BOOT_FLAGS) + "}",))
 def _boot(dbg, args):
     from dataclasses import replace
     options, words = dbg.session.options, list(args)
     while words:
         flag = words.pop(0)
-        if flag not in ("--composition", "--cores", "--seed") or not words:
-            raise CommandError("usage: boot [--composition NAME|FILE] [--cores N] [--seed S]")
-        value = words.pop(0)
-        options = replace(options, **{flag[2:]: value if flag == "--composition" else number(value, flag[2:])})
+        if flag not in BOOT_FLAGS or not words:
+            raise CommandError(f"usage: {BOOT_USAGE}")
+        value, field_name = words.pop(0), flag[2:].replace("-", "_")
+        if field_name in ("cores", "seed"):
+            value = number(value, field_name)
+        options = replace(options, **{field_name: value})
     try:
         dbg.session = Session(options)
     except ValueError as error:

@@ -101,6 +101,7 @@ PROGRAMS: list[Program] = [
     linux("nxstack_thumb", "nxstack.c", thumb=True),
     linux("sysall", "sysall.c"),
     linux("upcase", "upcase.c"),
+    linux("notes", "notes.c"),
     native("pingpong_client", "pingpong_client.c"),
     native("pingpong_server", "pingpong_server.c"),
     native("faults", "faults.c"),
