@@ -10,7 +10,9 @@ run. Nothing is asserted: the numbers depend on the host.
    - through the model, as ``l4shell run`` does it (Machine, boot_linux, the file in /bin,
      spawn, machine.run).
    Each side runs two sizes (N and N/10) and reports the slope, so start-up (boot, ELF
-   load, page faults, printf) cancels out. Goal of the issue: model within 3× of bare in
+   load, page faults, printf) cancels out. Both sides are timed in CPU time of the thread
+   that runs them (``time.thread_time``), so that other load on a shared machine inflates
+   them less than wall-clock time would. Goal of the issue: model within 3× of bare in
    the monolithic composition.
 2. fork+exec+wait per second: demos/arm/forkexec (no iteration argument; each run does
    2 forks, 1 execve of /bin/hello, 2 wait4s, plus the parent's own start and exit), host
@@ -143,9 +145,9 @@ class BareLinux:
 
 def bare_syscall_loop(n: int) -> float:
     bare = BareLinux((DEMOS / "syscall_loop").read_bytes(), [b"syscall_loop", str(n).encode()])
-    start = time.perf_counter()
+    start = time.thread_time()
     bare.run()
-    elapsed = time.perf_counter() - start
+    elapsed = time.thread_time() - start
     _check_loop_output("bare", n, bare.output, bare.status)
     return elapsed
 
@@ -166,17 +168,17 @@ def boot(composition: str):
 
 
 def model_syscall_loop(n: int, composition: str, profile: cProfile.Profile | None = None) -> float:
-    """Host seconds from spawn to the end of the program (boot excluded)."""
+    """Host CPU seconds from spawn to the end of the program (boot excluded)."""
     machine, system, output = boot(composition)
     system.fs.add_file(b"/bin/syscall_loop", (DEMOS / "syscall_loop").read_bytes())
-    start = time.perf_counter()
+    start = time.thread_time()
     pid = system.spawn("/bin/syscall_loop", ["syscall_loop", str(n)], ENV)
     if profile is not None:
         profile.enable()
     machine.run()
     if profile is not None:
         profile.disable()
-    elapsed = time.perf_counter() - start
+    elapsed = time.thread_time() - start
     status = system.exit_status(pid)
     _check_loop_output("model", n, output, None if status is None else (status >> 8) & 0xFF)
     return elapsed

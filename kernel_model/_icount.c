@@ -22,6 +22,9 @@
  *   the instruction at `pc`, whether a trap stopped there or the tail did.
  * - l4_icount_intr (UC_HOOK_INTR) records an exception (svc, bkpt) in `intno` and stops:
  *   the kernel acts on it after emu_start() has returned.
+ * - l4_run starts emulation at the loaded thread's PC (in its instruction set) and reads PC
+ *   and CPSR before and after, and after an exception l4_icount_upto its instruction, all in
+ *   one call from Python (each call from Python into C costs more than a short quantum).
  *
  * Invariants:
  * - Outside tail mode `count` is the sum of the instruction counts of the blocks entered,
@@ -33,11 +36,14 @@
  *   of the same address and size but other instruction lengths, and the same address run as
  *   both ARM and Thumb code.
  */
+#include <stddef.h>
 #include <stdint.h>
 
 typedef int (*emu_stop_fn)(void *uc);
 typedef int (*reg_read_fn)(void *uc, int regid, void *value);
 typedef int (*mem_read_fn)(void *uc, uint64_t address, void *bytes, uint64_t size);
+typedef int (*emu_start_fn)(void *uc, uint64_t begin, uint64_t until, uint64_t timeout,
+                            size_t count);
 
 #define CACHE_SLOTS 4096
 #define CPSR_THUMB 0x20u
@@ -62,9 +68,15 @@ typedef struct {
     int32_t intno;         /* the exception that stopped this run (-1: none) */
     int32_t cpsr_reg;      /* UC_ARM_REG_CPSR */
     uint32_t generation;   /* cached block lengths of other generations are stale */
-    emu_stop_fn emu_stop;  /* libunicorn's uc_emu_stop, uc_reg_read, uc_mem_read */
+    emu_stop_fn emu_stop;  /* libunicorn's uc_emu_stop, uc_reg_read, uc_mem_read, uc_emu_start */
     reg_read_fn reg_read;
     mem_read_fn mem_read;
+    emu_start_fn emu_start;
+    int32_t pc_reg;        /* UC_ARM_REG_PC */
+    uint32_t pc_from;      /* l4_run: PC when it started, PC and CPSR when it returned */
+    uint32_t pc;
+    uint32_t cpsr;
+    uint64_t upto;         /* l4_run, if `intno` >= 0: l4_icount_upto(the svc or bkpt) */
     block_len_t cache[CACHE_SLOTS];
 } icount_t;
 
@@ -173,4 +185,21 @@ uint64_t l4_icount_upto(icount_t *c, void *uc, uint64_t pc)
 {
     uint64_t end;
     return c->base + walk(c, uc, c->block, pc, UINT64_MAX, &end);
+}
+
+/* Run the loaded thread from its PC until a hook stops it; returns unicorn's error code. */
+int l4_run(icount_t *c, void *uc)
+{
+    uint32_t pc = 0, cpsr = 0;
+    int err;
+    c->intno = -1;
+    c->reg_read(uc, c->pc_reg, &pc);
+    c->reg_read(uc, c->cpsr_reg, &cpsr);
+    c->pc_from = pc;
+    err = c->emu_start(uc, (cpsr & CPSR_THUMB) ? (pc | 1) : pc, 1ULL << 32, 0, 0);
+    c->reg_read(uc, c->pc_reg, &c->pc);
+    c->reg_read(uc, c->cpsr_reg, &c->cpsr);
+    if (c->intno >= 0)     /* unicorn leaves PC after the svc (or bkpt) */
+        c->upto = l4_icount_upto(c, uc, (uint32_t)(c->pc - ((c->cpsr & CPSR_THUMB) ? 2 : 4)));
+    return err;
 }

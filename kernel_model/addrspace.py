@@ -128,6 +128,15 @@ class AddressSpace:
             page += PAGE_SIZE
 
     def read(self, address: int, length: int, access: int = MEM_R) -> bytes:
+        offset = address & (PAGE_SIZE - 1)
+        if 0 < length <= PAGE_SIZE - offset and 0 <= address < ADDRESS_LIMIT:
+            # within one page (message registers, a word): ``check`` for one page, inlined
+            node = self.pages.get(address >> PAGE_SHIFT)
+            if node is None:
+                raise MemoryFault(address, access, False)
+            if node.rights & access != access:
+                raise MemoryFault(address, access, True)
+            return self.ram.read(node.resource, offset, length)
         self.check(address, length, access)
         out = bytearray()
         while length:
@@ -146,6 +155,16 @@ class AddressSpace:
         """Write through the frames ignoring W (the kernel writing a UTCB or a loader filling
         a read-only segment); the pages must be mapped. Only executable pages can hold
         translated code, so only their translations are dropped."""
+        offset = address & (PAGE_SIZE - 1)
+        if 0 < len(data) <= PAGE_SIZE - offset and 0 <= address < ADDRESS_LIMIT:
+            # within one page (message registers, a word): ``check`` for one page, inlined
+            node = self.pages.get(address >> PAGE_SHIFT)
+            if node is None:
+                raise MemoryFault(address, 0, False)
+            self.ram.write(node.resource, offset, data)
+            if node.rights & MEM_X:
+                self._forget_code(address, len(data))
+            return
         self.check(address, len(data), 0)
         view = memoryview(data)
         while view:

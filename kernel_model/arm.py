@@ -44,6 +44,43 @@ REG_NAMES = [f"r{i}" for i in range(13)] + ["sp", "lr", "pc", "cpsr"]
 INTR_SVC = 2
 
 
+class _CpReg(ctypes.Structure):
+    """unicorn's uc_arm_cp_reg: a coprocessor register named by (cp, is64, sec, crn, crm,
+    opc1, opc2), and its value."""
+
+    _fields_ = [(name, ctypes.c_uint32) for name in ("cp", "is64", "sec", "crn", "crm", "opc1",
+                                                     "opc2")] + [("val", ctypes.c_uint64)]
+
+
+# The registers of an exception frame, read and written in one call each into libunicorn
+# (uc_reg_read_batch / uc_reg_write_batch; one Python call per register costs ~20 times more).
+# Read: r0-r12, sp, lr, pc, cpsr, TPIDRURO, TPIDRURW. Written back in this order (CPSR before
+# PC, whose bit 0 selects the instruction set): r0-r12, sp, lr, cpsr, pc, TPIDRURO.
+FRAME_READ = GPRS + [SP, LR, PC, CPSR, TPIDRURO]       # then TPIDRURW as a coprocessor register
+FRAME_WRITE = GPRS + [SP, LR, CPSR, PC, TPIDRURO]
+# The invoke syscall's registers (r0 tag, r2 destination and flags, r3 timeouts, r4 label,
+# r5 syscall number), and those of its result (r0 tag, r4 label).
+SYSCALL_READ = [GPRS[0], GPRS[2], GPRS[3], GPRS[4], GPRS[5]]
+RESULT_WRITE = [GPRS[0], GPRS[4]]
+
+
+class _RegBatch:
+    """Value buffers and the id and pointer arrays of one batch of 32-bit registers (plus,
+    if ``cp``, the coprocessor register TPIDRURW at the end)."""
+
+    def __init__(self, regs: list[int], cp: bool):
+        count = len(regs)
+        self.values = (ctypes.c_uint32 * count)()
+        self.cp = _CpReg(*TPIDRURW_CP, 0)
+        base = ctypes.addressof(self.values)
+        pointers = [base + 4 * i for i in range(count)]
+        if cp:
+            regs, pointers = regs + [A.UC_ARM_REG_CP_REG], pointers + [ctypes.addressof(self.cp)]
+        self.count = len(regs)
+        self.ids = (ctypes.c_int * self.count)(*regs)
+        self.pointers = (ctypes.c_void_p * self.count)(*pointers)
+
+
 class _BlockLen(ctypes.Structure):
     _fields_ = [("address", ctypes.c_uint32), ("generation", ctypes.c_uint32),
                 ("size", ctypes.c_uint32), ("insns", ctypes.c_uint32)]
@@ -61,7 +98,10 @@ class _ICount(ctypes.Structure):
                 ("intno", ctypes.c_int32), ("cpsr_reg", ctypes.c_int32),
                 ("generation", ctypes.c_uint32),
                 ("emu_stop", ctypes.c_void_p), ("reg_read", ctypes.c_void_p),
-                ("mem_read", ctypes.c_void_p), ("cache", _BlockLen * 4096)]
+                ("mem_read", ctypes.c_void_p), ("emu_start", ctypes.c_void_p),
+                ("pc_reg", ctypes.c_int32), ("pc_from", ctypes.c_uint32),
+                ("pc", ctypes.c_uint32), ("cpsr", ctypes.c_uint32),
+                ("upto", ctypes.c_uint64), ("cache", _BlockLen * 4096)]
 
 
 def _load_icount():
@@ -72,6 +112,8 @@ def _load_icount():
     lib = ctypes.CDLL(spec.origin)
     lib.l4_icount_upto.restype = ctypes.c_uint64
     lib.l4_icount_upto.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_uint64]
+    lib.l4_run.restype = ctypes.c_int
+    lib.l4_run.argtypes = [ctypes.c_void_p, ctypes.c_void_p]
     return lib
 
 
@@ -80,7 +122,7 @@ _BLOCK_HOOK = ctypes.cast(_ICOUNT_LIB.l4_icount_block, ctypes.c_void_p)
 _INSN_HOOK = ctypes.cast(_ICOUNT_LIB.l4_icount_insn, ctypes.c_void_p)
 _INTR_HOOK = ctypes.cast(_ICOUNT_LIB.l4_icount_intr, ctypes.c_void_p)
 _UC_FUNCTIONS = [ctypes.cast(getattr(_ucmod.uclib, name), ctypes.c_void_p).value
-                 for name in ("uc_emu_stop", "uc_reg_read", "uc_mem_read")]
+                 for name in ("uc_emu_stop", "uc_reg_read", "uc_mem_read", "uc_emu_start")]
 
 
 def _add_c_hook(uc: Uc, kind: int, callback, data, begin: int = 1, end: int = 0):
@@ -104,6 +146,12 @@ class Trap:
     access: int = 0        # MEM_R / MEM_W / MEM_X for faults
     present: bool = False  # the page was mapped (a rights violation)
 
+    def __init__(self, kind: str, pc: int, thumb: bool, address: int = 0, access: int = 0,
+                 present: bool = False):
+        fields = self.__dict__   # faster than the generated frozen __init__ (see MsgTag)
+        fields["kind"], fields["pc"], fields["thumb"] = kind, pc, thumb
+        fields["address"], fields["access"], fields["present"] = address, access, present
+
 
 class ArmEngine:
     """The unicorn instance of one task and the thread currently loaded in it."""
@@ -113,10 +161,18 @@ class ArmEngine:
         # reg/set_reg call libunicorn directly: the binding's reg_read costs microseconds
         self._value = ctypes.c_uint32()
         self._value_ref = ctypes.byref(self._value)
+        self._frame_in = _RegBatch(FRAME_READ, cp=True)
+        self._frame_out = _RegBatch(FRAME_WRITE, cp=False)
+        self._syscall_in = _RegBatch(SYSCALL_READ, cp=False)
+        self._result_out = _RegBatch(RESULT_WRITE, cp=False)
         self.current = None
         self._trap: Trap | None = None
-        self._icount = _ICount(cpsr_reg=CPSR, generation=1, emu_stop=_UC_FUNCTIONS[0],
-                               reg_read=_UC_FUNCTIONS[1], mem_read=_UC_FUNCTIONS[2])
+        self._icount = _ICount(cpsr_reg=CPSR, pc_reg=PC, generation=1,
+                               emu_stop=_UC_FUNCTIONS[0], reg_read=_UC_FUNCTIONS[1],
+                               mem_read=_UC_FUNCTIONS[2], emu_start=_UC_FUNCTIONS[3])
+        self._icount_ref = ctypes.byref(self._icount)
+        self.run_from = 0   # PC at the start of the last ``run``, and where it left the thread
+        self.run_to = 0
         _add_c_hook(self.uc, UC_HOOK_BLOCK, _BLOCK_HOOK, self._icount)
         _add_c_hook(self.uc, UC_HOOK_INTR, _INTR_HOOK, self._icount)
         self.uc.hook_add(UC_HOOK_MEM_UNMAPPED, self._on_memory, False)
@@ -177,7 +233,38 @@ class ArmEngine:
 
     def read_registers(self) -> list[int]:
         """r0–r12, sp, lr, pc, cpsr of the loaded thread."""
-        return [self.reg(r) for r in GPRS + [SP, LR, PC, CPSR]]
+        return self.read_frame_registers()[:17]
+
+    def read_frame_registers(self) -> list[int]:
+        """r0–r12, sp, lr, pc, cpsr, TPIDRURO, TPIDRURW of the loaded thread (one call)."""
+        values = self._read_batch(self._frame_in)
+        values.append(self._frame_in.cp.val & 0xFFFFFFFF)
+        return values
+
+    def write_frame_registers(self, values: list[int]) -> None:
+        """Write r0–r12, sp, lr, cpsr, pc, TPIDRURO in this order (``FRAME_WRITE``): CPSR
+        before PC, so that bit 0 of the PC picks the instruction set (one call)."""
+        self._write_batch(self._frame_out, values)
+
+    def syscall_registers(self) -> list[int]:
+        """r0, r2, r3, r4, r5 of the loaded thread (one call)."""
+        return self._read_batch(self._syscall_in)
+
+    def set_result_registers(self, tag: int, label: int) -> None:
+        """r0 and r4: an invocation's result tag and label (one call)."""
+        self._write_batch(self._result_out, (tag, label))
+
+    def _read_batch(self, batch: _RegBatch) -> list[int]:
+        err = _ucmod.uclib.uc_reg_read_batch(self.uc._uch, batch.ids, batch.pointers, batch.count)
+        if err:
+            raise UcError(err)
+        return batch.values[:]
+
+    def _write_batch(self, batch: _RegBatch, values) -> None:
+        batch.values[:] = values   # ctypes keeps the low 32 bits of each, as set_reg does
+        err = _ucmod.uclib.uc_reg_write_batch(self.uc._uch, batch.ids, batch.pointers, batch.count)
+        if err:
+            raise UcError(err)
 
     def tpidrurw(self) -> int:
         return self.uc.reg_read(A.UC_ARM_REG_CP_REG, TPIDRURW_CP)
@@ -210,38 +297,49 @@ class ArmEngine:
     def run(self, limit: int) -> tuple[int, Trap | None]:
         """Run the loaded thread for at most ``limit`` instructions (a little more only where
         unicorn will not stop, inside a Thumb IT block). Returns how many completed and the
-        trap that ended the run early, if any."""
+        trap that ended the run early, if any; ``run_from`` and ``run_to`` are the PC before
+        and after."""
         c = self._icount
         c.count, c.limit = 0, limit
         trap = self._emulate()
+        self.run_from = c.pc_from
         if trap is None:  # stopped before the block that would cross the limit
             if c.count == limit:
+                self.run_to = c.pc
                 return limit, None
             trap = self._run_tail()
             if trap is None:
-                end = c.refused + c.refused_size if c.left else self.reg(PC)
+                self.run_to = c.pc
+                end = c.refused + c.refused_size if c.left else c.pc
                 return self._upto(end), None
         if trap.kind != "svc":
             self.set_pc(trap.pc, trap.thumb)
+            self.run_to = self.reg(PC)
+        else:
+            self.run_to = c.pc
         if trap.kind == "fault" and trap.access == MEM_X:
             return c.count, trap  # fetching a new block failed: the blocks entered completed
-        return self._upto(trap.pc) + (trap.kind == "svc"), trap
+        done = c.upto if c.intno >= 0 else self._upto(trap.pc)   # (l4_run counted to an svc)
+        return done + (trap.kind == "svc"), trap
 
     def _upto(self, pc: int) -> int:
-        return _ICOUNT_LIB.l4_icount_upto(ctypes.byref(self._icount), self.uc._uch, pc)
+        return _ICOUNT_LIB.l4_icount_upto(self._icount_ref, self.uc._uch, pc)
 
     def _emulate(self) -> Trap | None:
-        self._trap, self._icount.intno = None, -1
-        pc = self.reg(PC)
-        try:
-            self.uc.emu_start(pc | 1 if self.thumb else pc, 1 << 32)
-        except UcError:
+        """One emu_start from the thread's PC (``l4_run``, which also reads PC and CPSR
+        before and after); exceptions raised in Python hooks are re-raised as
+        ``Uc.emu_start`` does."""
+        self._trap = None
+        uc, c = self.uc, self._icount
+        uc._hook_exception = None
+        if _ICOUNT_LIB.l4_run(self._icount_ref, uc._uch):
             if self._trap is None:  # unicorn reports undefined instructions this way
-                pc, thumb = self._pc_thumb()
-                self._trap = Trap("undef", pc, thumb)
-        if self._icount.intno >= 0:  # unicorn leaves PC after the svc (or bkpt)
-            pc, thumb = self._pc_thumb()
-            kind = "svc" if self._icount.intno == INTR_SVC else "undef"  # bkpt: as undefined
+                self._trap = Trap("undef", c.pc, bool(c.cpsr & CPSR_THUMB))
+        elif uc._hook_exception is not None:
+            raise uc._hook_exception
+        if c.intno >= 0:  # unicorn leaves PC after the svc (or bkpt)
+            pc, thumb = c.pc, bool(c.cpsr & CPSR_THUMB)
+            kind = "svc" if c.intno == INTR_SVC else "undef"  # bkpt: as undefined
             self._trap = Trap(kind, (pc - (2 if thumb else 4)) & 0xFFFFFFFF, thumb)
         return self._trap
 

@@ -25,7 +25,8 @@ from .ipc_abi import (E_NO_REPLY_CAP, E_NOT_EXISTENT, E_RECV_ABORTED, E_RECV_MSG
                       E_RECV_TIMEOUT, E_SEND_ABORTED, E_SEND_MAP_FAILED, E_SEND_MSG_CUT,
                       E_SEND_TIMEOUT, ERROR_NAMES, ITEM_GRANT, ITEM_MAP, MR_COUNT, OPEN_WAIT,
                       PROTO_PAGE_FAULT, RECV, REPLY, SEND, TAG_ERROR, TIMEOUT_ZERO,
-                      UTCB_BR0, UTCB_TCR_ERROR, MsgTag, timeout_us)
+                      UTCB_BR0, UTCB_TCR_ERROR, MsgTag, bytes_to_words, tag_of, timeout_us,
+                      words_to_bytes)
 from .objects import IpcGate, Irq, Message, Receive, Thread, ThreadState
 from .physmem import OutOfFrames
 
@@ -57,7 +58,6 @@ def syscall(k: "Kernel", thread: Thread, dest: int, tag_word: int, timeout: int,
 
 
 def _send(k, thread, sel, flags, tag, label, send_timeout, recv_timeout) -> None:
-    from . import invoke
     node = None if sel & INVALID_CAP_BIT else thread.task.caps.lookup_selector(sel)
     if node is None:
         return fail(k, thread, E_NOT_EXISTENT, on=f"cap {sel >> CAP_SHIFT:#x}")
@@ -89,9 +89,9 @@ def capture(k, thread: Thread, tag: MsgTag, label: int, call: bool, source=None,
     """Read the message from ``thread``'s UTCB; None if it does not fit the MRs."""
     if tag.words + 2 * tag.items > MR_COUNT:
         return None
-    raw = thread.task.space.read(thread.utcb, 4 * (tag.words + 2 * tag.items), 0)
-    words = [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
-    items = [(words[tag.words + 2 * i], words[tag.words + 2 * i + 1]) for i in range(tag.items)]
+    words = bytes_to_words(thread.task.space.read(thread.utcb, 4 * (tag.words + 2 * tag.items), 0))
+    items = ([(words[tag.words + 2 * i], words[tag.words + 2 * i + 1]) for i in range(tag.items)]
+             if tag.items else [])
     return Message(tag, words[:tag.words], items, label, thread, call, kind, source)
 
 
@@ -117,7 +117,7 @@ def send_message(k, sender: Thread, target: Thread | None, via, message: Message
         sender.send_target = target
     k.machine.scheduler.block(sender)
     _arm_timeout(k, sender, send_timeout, E_SEND_TIMEOUT)
-    k.emit(T.IPC_BLOCK, thread=sender, phase="send", on=target.name if target else repr(via))
+    k.emit_data(T.IPC_BLOCK, sender, {"phase": "send", "on": target.name if target else repr(via)})
 
 
 def accepts(receiver: Thread, message: Message) -> bool:
@@ -144,7 +144,8 @@ def after_delivery(k, sender: Thread, message: Message, recv_timeout: int) -> No
 # --- delivery ---------------------------------------------------------------------------
 def deliver(k, message: Message, receiver: Thread) -> None:
     """Rendezvous: copy ``message`` into ``receiver`` and make it runnable."""
-    error = _transfer(k, message, receiver, _receive_window(k, receiver))
+    window = _receive_window(k, receiver) if message.items else None   # for items only
+    error = _transfer(k, message, receiver, window)
     message.receiver = receiver
     receiver.receiving = None
     _cancel_timeout(receiver)
@@ -152,10 +153,11 @@ def deliver(k, message: Message, receiver: Thread) -> None:
     if message.call:
         receiver.reply_to = sender
     _charge_ipc(k, sender, receiver)
-    k.emit(T.IPC_SEND, thread=sender, to=receiver.name, to_task=receiver.task.name,
-           label=message.tag.label, words=len(message.words), items=len(message.items),
-           msg=message.kind, via=repr(message.source) if message.source else "")
-    tag = MsgTag(message.tag.label, len(message.words), len(message.items))
+    k.emit_data(T.IPC_SEND, sender, {
+        "to": receiver.name, "to_task": receiver.task.name, "label": message.tag.label,
+        "words": len(message.words), "items": len(message.items), "msg": message.kind,
+        "via": repr(message.source) if message.source else ""})
+    tag = tag_of(message.tag.label, len(message.words), len(message.items))
     complete(k, receiver, tag, message.label, error, woken_by=sender)
 
 
@@ -163,7 +165,7 @@ def _transfer(k, message: Message, receiver: Thread, window: Fpage | None) -> in
     """Write words (and what the typed items mapped) into the receiver's UTCB; returns an
     error code (0 if all went through)."""
     space = receiver.task.space
-    words = list(message.words)
+    words = list(message.words) if message.items else message.words
     error = 0
     for control, fpage_word in message.items:
         if not control & ITEM_MAP:
@@ -178,7 +180,7 @@ def _transfer(k, message: Message, receiver: Thread, window: Fpage | None) -> in
         except OutOfFrames:
             error = E_SEND_MAP_FAILED
         words += [control, fpage_word]
-    space.poke(receiver.utcb, b"".join((w & 0xFFFFFFFF).to_bytes(4, "little") for w in words))
+    space.poke(receiver.utcb, words_to_bytes(words))
     return error
 
 
@@ -225,10 +227,9 @@ def reply(k, replier: Thread, tag: MsgTag) -> int:
         finish_caller(k, caller, MsgTag(), 0, E_RECV_MSG_CUT)
         return E_SEND_MSG_CUT
     _charge_ipc(k, replier, caller)
-    k.emit(T.IPC_REPLY, thread=replier, to=caller.name, to_task=caller.task.name,
-           label=tag.label, words=len(message.words), items=len(message.items),
-           msg=caller.awaiting.kind)
-    from . import traps
+    k.emit_data(T.IPC_REPLY, replier, {
+        "to": caller.name, "to_task": caller.task.name, "label": tag.label,
+        "words": len(message.words), "items": len(message.items), "msg": caller.awaiting.kind})
     traps.reply_received(k, caller, message)
     return 0
 
@@ -252,7 +253,7 @@ def finish_caller(k, caller: Thread, tag: MsgTag, label: int, error: int = 0) ->
 
 def deliver_reply_words(k, caller: Thread, message: Message) -> int:
     """An ordinary reply: words and items into the caller's UTCB; returns the error."""
-    window = _receive_window(k, caller)
+    window = _receive_window(k, caller) if message.items else None   # for items only
     caller.awaiting = None  # the page-fault window applies only while awaiting a PF reply
     return _transfer(k, message, caller, window)
 
@@ -283,7 +284,6 @@ def receive_from(k, thread: Thread, want: Receive, recv_timeout: int) -> None:
     for irq in list(thread.pending_irqs):
         if want.source is None or want.source is irq:
             thread.pending_irqs.remove(irq)
-            from . import irqs
             irqs.take(k, irq, thread)
             return
     if recv_timeout == TIMEOUT_ZERO:
@@ -292,8 +292,8 @@ def receive_from(k, thread: Thread, want: Receive, recv_timeout: int) -> None:
     thread.receiving = want
     k.machine.scheduler.block(thread)
     _arm_timeout(k, thread, recv_timeout, E_RECV_TIMEOUT)
-    k.emit(T.IPC_BLOCK, thread=thread, phase="receive",
-           on="any" if want.source is None else repr(want.source))
+    k.emit_data(T.IPC_BLOCK, thread, {
+        "phase": "receive", "on": "any" if want.source is None else repr(want.source)})
 
 
 # --- completion, errors, timeouts, cancel -----------------------------------------------
@@ -375,3 +375,7 @@ def _charge_ipc(k, sender: Thread, receiver: Thread) -> None:
     cycles = (costs.ipc_intra_task if sender.task is receiver.task else costs.ipc_inter_task).cycles
     k.machine.charge(sender, cycles)
     sender.stats.ipcs += 1
+
+
+# Last, as they import this module (imported inside the functions, they cost a lookup per call).
+from . import invoke, irqs, traps  # noqa: E402

@@ -9,6 +9,7 @@ r0 = result tag and r4 = received label.
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 
 # Operation flags in the low bits of the selector word (r2).
@@ -122,16 +123,29 @@ class MsgTag:
     items: int = 0
     flags: int = 0
 
+    def __init__(self, label: int = 0, words: int = 0, items: int = 0, flags: int = 0):
+        # The generated frozen __init__ sets each field through object.__setattr__; filling
+        # the instance dict directly costs half as much, and IPC makes tags all the time.
+        # (The same for the other small frozen records of every IPC: Ipc, IpcResult, Trap.)
+        fields = self.__dict__
+        fields["label"], fields["words"] = label, words
+        fields["items"], fields["flags"] = items, flags
+
     def encode(self) -> int:
         return (((self.label & 0xFFFF) << 16) | (self.flags & 0xF000) | ((self.items & 0x3F) << 6)
                 | (self.words & 0x3F))
 
     @staticmethod
     def decode(word: int) -> "MsgTag":
-        label = (word >> 16) & 0xFFFF
-        if label & 0x8000:
-            label -= 0x10000
-        return MsgTag(label, word & 0x3F, (word >> 6) & 0x3F, word & 0xF000)
+        tag = _DECODED.get(word)
+        if tag is None:
+            label = (word >> 16) & 0xFFFF
+            if label & 0x8000:
+                label -= 0x10000
+            tag = MsgTag(label, word & 0x3F, (word >> 6) & 0x3F, word & 0xF000)
+            if len(_DECODED) < _TAG_CACHE_SIZE:
+                _DECODED[word] = tag
+        return tag
 
     @property
     def has_error(self) -> bool:
@@ -140,6 +154,50 @@ class MsgTag:
     def __str__(self) -> str:
         flags = " ERR" if self.has_error else ""
         return f"tag(label={self.label}, words={self.words}, items={self.items}{flags})"
+
+
+# Tags are immutable, so the kernel's hot paths share them instead of building new ones
+# (building a frozen dataclass costs about as much as the rest of a short IPC step).
+_TAG_CACHE_SIZE = 4096
+_DECODED: dict[int, MsgTag] = {}
+_TAGS: dict[tuple[int, int, int, int], MsgTag] = {}
+
+
+def tag_of(label: int = 0, words: int = 0, items: int = 0, flags: int = 0) -> MsgTag:
+    """``MsgTag(label, words, items, flags)``, shared with earlier equal tags."""
+    key = (label, words, items, flags)
+    tag = _TAGS.get(key)
+    if tag is None:
+        tag = MsgTag(label, words, items, flags)
+        if len(_TAGS) < _TAG_CACHE_SIZE:
+            _TAGS[key] = tag
+    return tag
+
+
+# Message registers as bytes (little-endian 32-bit words), one struct call per copy.
+_WORD_STRUCTS: dict[int, struct.Struct] = {}
+
+
+def _words_struct(count: int) -> struct.Struct:
+    layout = _WORD_STRUCTS.get(count)
+    if layout is None:
+        layout = _WORD_STRUCTS[count] = struct.Struct(f"<{count}I")
+    return layout
+
+
+def words_to_bytes(words) -> bytes:
+    """Each word's low 32 bits, little-endian."""
+    layout = _WORD_STRUCTS.get(len(words)) or _words_struct(len(words))
+    try:
+        return layout.pack(*words)
+    except struct.error:   # a negative or wider value: keep its low 32 bits
+        return layout.pack(*[w & 0xFFFFFFFF for w in words])
+
+
+def bytes_to_words(raw: bytes) -> list[int]:
+    """Little-endian 32-bit words (``raw`` is a whole number of words)."""
+    layout = _WORD_STRUCTS.get(len(raw) >> 2) or _words_struct(len(raw) >> 2)
+    return list(layout.unpack(raw))
 
 
 def signed32(value: int) -> int:

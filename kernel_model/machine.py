@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 from . import trace as T, traps
-from .arm import PC, ArmEngine, GPRS
+from .arm import ArmEngine
 from .cost import CostTable, DEFAULT_COSTS
 from .devices import Timer, Uart
 from .irqs import InterruptController, raise_line
 from .kernel import Kernel
-from .objects import Thread, ThreadState
+from .objects import Thread
 from .physmem import PhysicalMemory
 from .pythread import Ipc, IpcResult, ThreadContext, Work
 from .ipc_abi import MsgTag
@@ -103,20 +103,23 @@ class Machine:
         self.scheduler.start(thread)
 
     # --- stepping -----------------------------------------------------------------------
-    def _earliest_core(self) -> Core | None:
+    def _earliest_core(self) -> tuple[int, Core] | None:
         best = None
         for core in self.cores:
-            if not core.has_work():
-                continue
-            ready = core.now if core.current else max(
-                core.now, min(t.ready_at for t in core.queued()))
-            if best is None or ready < best[0]:
+            ready = core.ready_time()
+            if ready is not None and (best is None or ready < best[0]):
                 best = (ready, core)
         return best
 
     def step(self) -> list[T.Event] | None:
         """Advance by one unit of work; returns the events it made (None: nothing to do)."""
         start = len(self.trace)
+        if not self._advance():
+            return None
+        return self.trace.events[start:]
+
+    def _advance(self) -> bool:
+        """``step`` without collecting its events; False if there was nothing to do."""
         best = self._earliest_core()
         if self._events and (best is None or self._events[0][0] <= best[0]):
             time, _, core_index, callback = heapq.heappop(self._events)
@@ -129,8 +132,8 @@ class Machine:
             self.current_core = best[1]
             self._run_core(best[1])
         else:
-            return None
-        return self.trace.events[start:]
+            return False
+        return True
 
     def _run_core(self, core: Core) -> None:
         thread = self.scheduler.pick(core)
@@ -151,8 +154,10 @@ class Machine:
         if self.single_step:
             return 1
         limit = core.timer_at - core.now
-        if any(other.has_work() for other in self.cores if other is not core):
-            limit = min(limit, self.max_quantum)
+        for other in self.cores:
+            if other is not core and other.has_work():
+                limit = min(limit, self.max_quantum)
+                break
         if self._events:
             limit = min(limit, self._events[0][0] - core.now)
         return max(limit, 1)
@@ -163,17 +168,16 @@ class Machine:
         if thread.ipc_result is not None:
             tag, label, _ = thread.ipc_result
             thread.ipc_result = None
-            engine.set_reg(GPRS[0], tag)
-            engine.set_reg(GPRS[4], label)
-        pc_from = engine.reg(PC)
+            engine.set_result_registers(tag, label)   # r0, r4
         executed, trap = engine.run(self._quantum(core, thread))
+        pc_from = engine.run_from
         core.now += executed
         core.instructions += executed
         thread.stats.instructions += executed
         thread.stats.cycles += executed
         if executed:
-            self.kernel.emit(T.QUANTUM, thread=thread, instructions=executed, pc_from=pc_from,
-                             pc=engine.reg(PC))
+            self.kernel.emit_data(T.QUANTUM, thread, {"instructions": executed,
+                                                      "pc_from": pc_from, "pc": engine.run_to})
         if trap is not None:
             traps.on_trap(self.kernel, thread, trap)
 
@@ -206,6 +210,7 @@ class Machine:
         """Step until an event of kind ``until``, modeled ``time``, a total of
         ``instructions``, an event matching ``predicate``, ``max_steps`` steps, or idle."""
         steps = 0
+        watch = until is not None or predicate is not None
         while True:
             if time is not None and min(c.now for c in self.cores) >= time:
                 return StopReason("time")
@@ -213,6 +218,11 @@ class Machine:
                 return StopReason("instructions")
             if max_steps is not None and steps >= max_steps:
                 return StopReason("steps")
+            if not watch:   # nothing to look for in the events: do not collect them
+                steps += 1
+                if not self._advance():
+                    return StopReason("idle")
+                continue
             events = self.step()
             steps += 1
             if events is None:

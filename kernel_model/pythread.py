@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ipc_abi import (CALL, MR_COUNT, REPLY_AND_WAIT, SEND, TIMEOUT_NEVER, UTCB_BR0, UTCB_BDR,
-                      UTCB_TCR_ERROR, WAIT, MsgTag)
+                      UTCB_TCR_ERROR, WAIT, MsgTag, bytes_to_words, words_to_bytes)
 from .caps import INVALID_CAP
 
 
@@ -23,6 +23,11 @@ class Ipc:
     tag: MsgTag
     timeout: int = TIMEOUT_NEVER
     label: int = 0
+
+    def __init__(self, dest: int, tag: MsgTag, timeout: int = TIMEOUT_NEVER, label: int = 0):
+        fields = self.__dict__   # faster than the generated frozen __init__ (see MsgTag)
+        fields["dest"], fields["tag"] = dest, tag
+        fields["timeout"], fields["label"] = timeout, label
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,10 @@ class IpcResult:
     tag: MsgTag
     label: int
     error: int = 0
+
+    def __init__(self, tag: MsgTag, label: int, error: int = 0):
+        fields = self.__dict__   # faster than the generated frozen __init__ (see MsgTag)
+        fields["tag"], fields["label"], fields["error"] = tag, label, error
 
     @property
     def ok(self) -> bool:
@@ -58,14 +67,12 @@ class ThreadContext:
         return self.space.read_word(self._word(index))
 
     def mrs(self, count: int) -> list[int]:
-        raw = self.space.read(self._word(0), 4 * count, 0)
-        return [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
+        return bytes_to_words(self.space.read(self._word(0), 4 * count, 0))
 
     def set_mrs(self, values: list[int], start: int = 0) -> None:
         if start + len(values) > MR_COUNT:
             raise ValueError(f"{len(values)} words do not fit the {MR_COUNT} message registers")
-        self.space.poke(self._word(start), b"".join((v & 0xFFFFFFFF).to_bytes(4, "little")
-                                                    for v in values))
+        self.space.poke(self._word(start), words_to_bytes(values))
 
     def set_receive_window(self, fpage_word: int) -> None:
         """Accept map items into ``fpage_word`` (one receive item in BR0/BR1)."""

@@ -53,22 +53,34 @@ class Core:
     def has_work(self) -> bool:
         return self.current is not None or any(self.runq.values())
 
+    def ready_time(self) -> int | None:
+        """When this core can next run a thread: now if one is current, else the earliest
+        ``ready_at`` of the queued threads (at least now); None if it has no work."""
+        if self.current is not None:
+            return self.now
+        ready = None
+        for queue in self.runq.values():
+            for thread in queue:
+                if ready is None or thread.ready_at < ready:
+                    ready = thread.ready_at
+        return ready if ready is None or ready > self.now else self.now
+
 
 class Scheduler:
     def __init__(self, machine: "Machine", time_slice: int):
         self.machine = machine
         self.time_slice = time_slice
 
-    def _core(self, thread: Thread) -> Core:
-        return self.machine.cores[thread.core]
-
     def enqueue(self, thread: Thread, front: bool = False) -> None:
-        queue = self._core(thread).runq.setdefault(thread.prio, deque())
+        runq = self.machine.cores[thread.core].runq
+        queue = runq.get(thread.prio)
+        if queue is None:
+            queue = runq[thread.prio] = deque()
         if thread not in queue:
             queue.appendleft(thread) if front else queue.append(thread)
 
     def remove(self, thread: Thread) -> None:
-        core = self._core(thread)
+        core = self.machine.cores[thread.core]
         if core.current is thread:
             self._leave(core)
         queue = core.runq.get(thread.prio)
@@ -82,7 +94,7 @@ class Scheduler:
 
     def slice_left(self, thread: Thread) -> int:
         """The rest of ``thread``'s time slice, counting down while it runs."""
-        core = self._core(thread)
+        core = self.machine.cores[thread.core]
         return core.timer_at - core.now if core.current is thread else thread.quantum_left
 
     def block(self, thread: Thread) -> None:
@@ -90,7 +102,7 @@ class Scheduler:
         self.remove(thread)
 
     def wake(self, thread: Thread, woken_by: Thread | None) -> None:
-        core = self._core(thread)
+        core = self.machine.cores[thread.core]
         if core.current is thread:
             thread.state = ThreadState.RUNNING
             return
@@ -113,13 +125,15 @@ class Scheduler:
         """Make the highest-priority ready thread current (round robin within a priority)."""
         if core.current is not None:
             return core.current
-        for prio in sorted(core.runq, reverse=True):
-            queue = core.runq[prio]
-            if queue:
-                thread = queue.popleft()
-                self._switch_to(core, thread)
-                return thread
-        return None
+        best = None
+        for prio, queue in core.runq.items():
+            if queue and (best is None or prio > best):
+                best = prio
+        if best is None:
+            return None
+        thread = core.runq[best].popleft()
+        self._switch_to(core, thread)
+        return thread
 
     def _switch_to(self, core: Core, thread: Thread) -> None:
         costs = self.machine.kernel.costs
@@ -130,8 +144,8 @@ class Scheduler:
         if space_switch:
             core.now += costs.address_space_switch.cycles
             core.space_switches += 1
-        self.machine.kernel.emit(T.SCHEDULE, thread=thread, to=thread.name,
-                                 space_switch=space_switch)
+        self.machine.kernel.emit_data(T.SCHEDULE, thread,
+                                      {"to": thread.name, "space_switch": space_switch})
         core.last_task = thread.task
         core.current = thread
         thread.state = ThreadState.RUNNING

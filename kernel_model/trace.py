@@ -5,17 +5,17 @@ Invariants:
   core the event happened on, never host time.
 - An event's ``data`` holds only ints, strings, bools and lists of them, so that the JSON
   Lines export is a pure function of the events and equal runs give equal bytes.
-- Counters are derived from events as they are appended (``Counters.count``), so views and
-  statistics never disagree with the trace.
+- Counters are derived from the events (``Counters`` catches up with the trace whenever a
+  total is read), so views and statistics never disagree with the trace.
 """
 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections import Counter
-from dataclasses import dataclass, field
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 # The kinds the kernel emits. Upper layers add their own (``syscall``, ``recut``…).
 QUANTUM = "quantum"        # a run of ARM instructions (data: instructions, pc_from, pc_to)
@@ -46,15 +46,17 @@ KERNEL_KINDS = (QUANTUM, STEP, IPC_SEND, IPC_BLOCK, IPC_REPLY, IPC_ERROR, PAGE_F
                 TASK, TIMEOUT, IDLE)
 
 
-@dataclass(frozen=True, slots=True)
-class Event:
+class Event(NamedTuple):
+    """One event. A named tuple, so immutable, and cheap to make: the trace makes about ten
+    per system call, and a frozen dataclass costs several times more to build."""
+
     seq: int
     time: int
     core: int
     kind: str
     task: str
     thread: str
-    data: dict = field(default_factory=dict)
+    data: dict
 
     def to_json(self) -> str:
         return json.dumps({"seq": self.seq, "time": self.time, "core": self.core,
@@ -67,6 +69,9 @@ class Event:
         return f"#{self.seq:<6} t={self.time:<10} c{self.core} {self.kind:<11} {who:<22} {detail}"
 
 
+_make_event = tuple.__new__   # Event(...) without the keyword handling of its __new__
+
+
 def _fmt(value) -> str:
     if isinstance(value, int) and not isinstance(value, bool) and value > 0xFFFF:
         return hex(value)
@@ -74,26 +79,59 @@ def _fmt(value) -> str:
 
 
 class Counters:
-    """Totals by event kind, and instructions/cycles per core, task and thread."""
+    """Totals by event kind, and instructions/cycles per core, task and thread.
 
-    def __init__(self):
-        self.kinds: Counter[str] = Counter()
-        self.syscalls: Counter[str] = Counter()
-        self.faults: Counter[str] = Counter()
-        self.instructions: Counter[str] = Counter()  # keyed "core:N", "task:NAME", "thread:NAME"
+    Derived from the trace's events, and brought up to date with them whenever one of the
+    totals is read (counting at each emit would cost every event a call)."""
 
-    def count(self, event: Event) -> None:
-        self.kinds[event.kind] += 1
+    def __init__(self, trace: "Trace"):
+        self._trace = trace
+        self._seen = 0          # events[:_seen] are counted
+        self._kinds: Counter[str] = Counter()
+        self._syscalls: Counter[str] = Counter()
+        self._faults: Counter[str] = Counter()
+        self._instructions: Counter[str] = Counter()  # keyed "core:N", "task:NAME", "thread:NAME"
+
+    @property
+    def kinds(self) -> Counter[str]:
+        self._catch_up()
+        return self._kinds
+
+    @property
+    def syscalls(self) -> Counter[str]:
+        self._catch_up()
+        return self._syscalls
+
+    @property
+    def faults(self) -> Counter[str]:
+        self._catch_up()
+        return self._faults
+
+    @property
+    def instructions(self) -> Counter[str]:
+        self._catch_up()
+        return self._instructions
+
+    def _catch_up(self) -> None:
+        events, seen = self._trace.events, self._seen
+        if seen == len(events):
+            return
+        self._seen = len(events)
+        for event in itertools.islice(events, seen, None):
+            self._count(event)
+
+    def _count(self, event: Event) -> None:
+        self._kinds[event.kind] += 1
         if event.kind == QUANTUM:
             n = event.data["instructions"]
-            self.instructions[f"core:{event.core}"] += n
-            self.instructions[f"task:{event.task}"] += n
-            self.instructions[f"thread:{event.thread}"] += n
-            self.instructions["total"] += n
+            self._instructions[f"core:{event.core}"] += n
+            self._instructions[f"task:{event.task}"] += n
+            self._instructions[f"thread:{event.thread}"] += n
+            self._instructions["total"] += n
         elif event.kind == PAGE_FAULT:
-            self.faults[event.data.get("access", "?")] += 1
+            self._faults[event.data.get("access", "?")] += 1
         elif event.kind == "syscall":
-            self.syscalls[event.data.get("name", "?")] += 1
+            self._syscalls[event.data.get("name", "?")] += 1
 
 
 class Trace:
@@ -101,14 +139,19 @@ class Trace:
 
     def __init__(self):
         self.events: list[Event] = []
-        self.counters = Counters()
+        self.counters = Counters(self)
         self.listeners: list[Callable[[Event], None]] = []
 
     def emit(self, time: int, core: int, kind: str, task: str = "", thread: str = "",
              **data) -> Event:
-        event = Event(len(self.events), time, core, kind, task, thread, data)
-        self.events.append(event)
-        self.counters.count(event)
+        return self.append(time, core, kind, task, thread, data)
+
+    def append(self, time: int, core: int, kind: str, task: str, thread: str,
+               data: dict) -> Event:
+        """``emit`` with the details as a dict (the dict becomes the event's ``data``)."""
+        events = self.events
+        event = _make_event(Event, (len(events), time, core, kind, task, thread, data))
+        events.append(event)
         for listener in self.listeners:
             listener(event)
         return event

@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from . import ipc, trace as T
-from .arm import CPSR, CPSR_THUMB, GPRS, LR, SP, TPIDRURO, Trap
+from .arm import CPSR_THUMB, Trap
 from .caps import MEM_W, MEM_X
-from .ipc_abi import (EC_DABT, EC_IABT, EC_SVC32, EC_UNKNOWN, EXC_CPSR, EXC_PC, EXC_SP,
-                      EXC_LR, EXC_WORDS, PF_EXEC, PF_NOT_PRESENT, PF_WRITE, PROTO_EXCEPTION,
-                      PROTO_PAGE_FAULT, SYS_INVOKE, TIMEOUT_NEVER, MsgTag)
+from .ipc_abi import (EC_DABT, EC_IABT, EC_SVC32, EC_UNKNOWN, EXC_CPSR, EXC_LR, EXC_PC,
+                      EXC_TPIDRURO, EXC_WORDS, PF_EXEC, PF_NOT_PRESENT, PF_WRITE, PROTO_EXCEPTION,
+                      PROTO_PAGE_FAULT, SYS_INVOKE, TIMEOUT_NEVER, MsgTag, tag_of)
 from .objects import IpcGate, Message, Thread
 
 if TYPE_CHECKING:
@@ -35,13 +35,13 @@ EC_NAMES = {EC_UNKNOWN: "undefined instruction", EC_SVC32: "svc", EC_IABT: "pref
 def on_trap(k: "Kernel", thread: Thread, trap: Trap) -> None:
     engine = thread.task.engine
     if trap.kind == "svc":
-        if not thread.alien and engine.reg(GPRS[5]) == SYS_INVOKE:
-            k.machine.charge(thread, k.costs.syscall_entry.cycles)
-            r = engine.reg
-            ipc.syscall(k, thread, r(GPRS[2]), r(GPRS[0]), r(GPRS[3]), r(GPRS[4]))
-        else:
-            engine.set_pc(trap.pc, trap.thumb)
-            raise_exception(k, thread, EC_SVC32, 0, il=not trap.thumb)
+        if not thread.alien:
+            r0, r2, r3, r4, r5 = engine.syscall_registers()
+            if r5 == SYS_INVOKE:
+                k.machine.charge(thread, k.costs.syscall_entry.cycles)
+                return ipc.syscall(k, thread, r2, r0, r3, r4)
+        engine.set_pc(trap.pc, trap.thumb)
+        raise_exception(k, thread, EC_SVC32, 0, il=not trap.thumb)
     elif trap.kind == "fault":
         page_fault(k, thread, trap.address, trap.access, trap.present, trap.pc)
     else:
@@ -67,13 +67,14 @@ def page_fault(k, thread: Thread, address: int, access: int, present: bool, pc: 
              | (PF_EXEC if access == MEM_X else 0))
     thread.stats.page_faults += 1
     kind = "exec" if access == MEM_X else "write" if access == MEM_W else "read"
-    k.emit(T.PAGE_FAULT, thread=thread, address=address, access=kind, pc=pc, present=present)
+    k.emit_data(T.PAGE_FAULT, thread,
+                {"address": address, "access": kind, "pc": pc, "present": present})
     k.machine.charge(thread, k.costs.page_fault_entry.cycles)
     handler = _handler(k, thread, thread.pager)
     if handler is None:
         return k.kill_thread(thread, f"page fault at {address:#x} ({kind}) with no pager")
     target, via, label = handler
-    message = Message(MsgTag(PROTO_PAGE_FAULT, 2), [(address & ~0x7) | flags, pc], [], label,
+    message = Message(tag_of(PROTO_PAGE_FAULT, 2), [(address & ~0x7) | flags, pc], [], label,
                       thread, True, "pagefault", via)
     ipc.send_message(k, thread, target, via, message, TIMEOUT_NEVER, ipc.REPLY_WAIT)
 
@@ -81,23 +82,24 @@ def page_fault(k, thread: Thread, address: int, access: int, present: bool, pc: 
 def exception_frame(thread: Thread, pfa: int, err: int) -> list[int]:
     engine = thread.task.engine
     engine.activate(thread)
-    regs = engine.read_registers()  # r0..r12, sp, lr, pc, cpsr
-    return ([pfa, err] + regs[:13] + [regs[13], regs[14], 0, regs[15], regs[16],
-                                      engine.reg(TPIDRURO), engine.tpidrurw()])
+    regs = engine.read_frame_registers()  # r0..r12, sp, lr, pc, cpsr, tpidruro, tpidrurw
+    regs[15:15] = (0,)                     # the frame's unused word before pc
+    return [pfa, err] + regs
 
 
 def raise_exception(k, thread: Thread, ec: int, pfa: int, il: bool = True) -> None:
     err = (ec << 26) | ((1 << 25) if il else 0)
     frame = exception_frame(thread, pfa, err)
     thread.stats.exceptions += 1
-    k.emit(T.EXCEPTION, thread=thread, ec=ec, what=EC_NAMES.get(ec, hex(ec)), pc=frame[EXC_PC])
+    k.emit_data(T.EXCEPTION, thread,
+                {"ec": ec, "what": EC_NAMES.get(ec) or hex(ec), "pc": frame[EXC_PC]})
     k.machine.charge(thread, k.costs.exception_entry.cycles)
     handler = _handler(k, thread, thread.exc_handler)
     if handler is None:
         return k.kill_thread(thread, f"{EC_NAMES.get(ec, 'exception')} at pc {frame[EXC_PC]:#x} "
                                      "with no exception handler")
     target, via, label = handler
-    message = Message(MsgTag(PROTO_EXCEPTION, EXC_WORDS), frame, [], label, thread, True,
+    message = Message(tag_of(PROTO_EXCEPTION, EXC_WORDS), frame, [], label, thread, True,
                       "exception", via)
     ipc.send_message(k, thread, target, via, message, TIMEOUT_NEVER, ipc.REPLY_WAIT)
 
@@ -127,14 +129,10 @@ def write_frame(thread: Thread, frame: list[int]) -> None:
     """Registers from an exception reply; the mode bits cannot be raised (user mode kept)."""
     engine = thread.task.engine
     engine.activate(thread)
-    for i, reg in enumerate(GPRS):
-        engine.set_reg(reg, frame[2 + i])
-    engine.set_reg(SP, frame[EXC_SP])
-    engine.set_reg(LR, frame[EXC_LR])
     cpsr = (frame[EXC_CPSR] & 0xF8000000) | 0x10 | (frame[EXC_CPSR] & CPSR_THUMB)
-    engine.set_reg(CPSR, cpsr)
-    engine.set_pc(frame[EXC_PC], bool(cpsr & CPSR_THUMB))
-    engine.set_reg(TPIDRURO, frame[20])
+    pc = (frame[EXC_PC] & ~1) | (1 if cpsr & CPSR_THUMB else 0)   # as engine.set_pc
+    # r0-r12, sp, lr, cpsr, pc, TPIDRURO (arm.FRAME_WRITE)
+    engine.write_frame_registers(frame[2:EXC_LR + 1] + [cpsr, pc, frame[EXC_TPIDRURO]])
 
 
 def resume(k, thread: Thread) -> None:

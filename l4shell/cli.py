@@ -19,6 +19,7 @@ from fragments.linux.system import boot_linux
 from fragments.runtime import composition as compositions
 from l4shell.analysis import add_analysis_parsers
 from l4shell.disk import add_disk_options, add_disk_parser, attach_disk, detach_disk
+from l4shell.tui import add_tui_parser
 from kernel_model.machine import Machine
 
 DEFAULT_ENV = ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     shell.set_defaults(handler=cmd_shell)
     add_disk_parser(sub)
     add_analysis_parsers(sub)
+    add_tui_parser(sub)
     return parser
 
 

@@ -217,8 +217,8 @@ class Runtime:
             edge = self.traffic[caller.NAME, target_name] = Traffic()
         if target.host is server.host:
             edge.direct += 1
-            self.kernel.emit("fragment", thread=server.thread, caller=caller.label,
-                             target=target.label, op=op, mode="direct")
+            self.kernel.emit_data("fragment", server.thread, {   # emit, without keywords
+                "caller": caller.label, "target": target.label, "op": op, "mode": "direct"})
             self.machine.charge(server.thread, self.kernel.costs.direct_call.cycles)
             return getattr(target, op)(*args)
         if target.host.core == server.host.core:
@@ -339,9 +339,11 @@ class Runtime:
         old.fragments.remove(fragment)
         fragment.host = host
         host.fragments.append(fragment)
-        fragment.server.stop()
-        self.drop_windows(lambda w: w.caller is fragment.server)
-        fragment.server = Server(host, fragment)
+        old_server, fragment.server = fragment.server, Server(host, fragment)
+        # the implicit reply capability moves too (a deferred call's caller still waits on it)
+        fragment.server.thread.reply_to, old_server.thread.reply_to = old_server.thread.reply_to, None
+        old_server.stop()
+        self.drop_windows(lambda w: w.caller is old_server)
         for vpn, rights in sorted(fragment.pages.items()):
             node = old.task.space.lookup(vpn << 12)
             if node is not None:
