@@ -105,24 +105,25 @@ def raise_exception(k, thread: Thread, ec: int, pfa: int, il: bool = True) -> No
 
 
 def reply_received(k, caller: Thread, message: Message) -> None:
-    """A reply reached ``caller``: finish its call, fault or exception."""
-    awaiting = caller.awaiting
+    """A reply reached ``caller``: finish its call, fault or exception. The replier wakes
+    the caller: across cores that is an IPI, and the caller cannot run before it lands."""
+    awaiting, replier = caller.awaiting, message.sender
     if awaiting.kind == "ipc":
         error = ipc.deliver_reply_words(k, caller, message)
         tag = MsgTag(message.tag.label, len(message.words), len(message.items))
-        return ipc.complete(k, caller, tag, 0, error)
+        return ipc.complete(k, caller, tag, 0, error, woken_by=replier)
     if awaiting.kind == "pagefault":
         ipc.deliver_reply_words(k, caller, message)
         if message.tag.label < 0:  # the pager refuses: the fault becomes an exception
             address, flags = awaiting.words[0] & ~0x7, awaiting.words[0] & 0x7
             ec = EC_IABT if flags & PF_EXEC else EC_DABT
             return raise_exception(k, caller, ec, address | (awaiting.words[0] & 0x7))
-        return resume(k, caller)
+        return resume(k, caller, replier)
     # exception reply
     ipc.deliver_reply_words(k, caller, message)
     if len(message.words) >= EXC_WORDS:
         write_frame(caller, message.words)
-    resume(k, caller)
+    resume(k, caller, replier)
 
 
 def write_frame(thread: Thread, frame: list[int]) -> None:
@@ -135,9 +136,9 @@ def write_frame(thread: Thread, frame: list[int]) -> None:
     engine.write_frame_registers(frame[2:EXC_LR + 1] + [cpsr, pc, frame[EXC_TPIDRURO]])
 
 
-def resume(k, thread: Thread) -> None:
+def resume(k, thread: Thread, woken_by: Thread | None = None) -> None:
     """Let a thread continue where it stopped, registers as they are now."""
     thread.awaiting = None
     thread.ipc_result = None
     thread.receiving = None
-    k.machine.scheduler.wake(thread, None)
+    k.machine.scheduler.wake(thread, woken_by)
