@@ -53,6 +53,11 @@ class AddressSpace:
     def __repr__(self) -> str:
         return f"<space of {self.name}>"
 
+    def detach_unicorn(self) -> None:
+        """The task is gone: stop mirroring (and let go of the unicorn instance)."""
+        self._uc = None
+        self._on_code_change = lambda: None
+
     def attach_unicorn(self, uc: "Uc", on_code_change: Callable[[], None] | None = None) -> None:
         """Mirror the page table into ``uc`` from now on; ``on_code_change`` is called
         whenever translated code may have become stale."""

@@ -284,6 +284,9 @@ class Kernel:
                 mapdb.remove(node)
         task.alive = False
         task.engine = None     # the unicorn instance (megabytes of host memory) goes with it
+        task.space.detach_unicorn()
+        for thread in task.threads:
+            thread.arm_context = None
         self.emit(T.TASK, task=task, op="destroy")
 
     def live_threads(self) -> Iterator[Thread]:
