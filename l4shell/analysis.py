@@ -31,6 +31,8 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from l4shell.disk import add_disk_options
+
 from fragments.linux.elf import ExecFormatError
 from fragments.linux.system import ENTRY, FRAGMENTS, boot_linux
 from fragments.runtime import composition as compositions
@@ -108,11 +110,16 @@ def boot(composition: str, cores: int, seed: int):
         raise UserError(str(error)) from None
 
 
-def run(program: Program, composition: str, cores: int = 1, seed: int = 0, stop=None) -> Run:
+def run(program: Program, composition: str, cores: int = 1, seed: int = 0, stop=None,
+        disk=None) -> Run:
     """Boot ``composition``, place the files as ``l4shell run`` does, run the program to
-    its end (or until ``stop(event)``); stdout and stderr are collected."""
+    its end (or until ``stop(event)``); stdout and stderr are collected. ``disk``: options
+    with ``disk``/``key_file``/``mount`` — a private copy of the image is mounted, so every
+    run starts from the same bytes and the user's file is never written."""
     from l4shell.cli import DEFAULT_ENV, DEMOS      # here: cli imports this module
     machine, system = boot(composition, cores, seed)
+    if disk is not None and disk.disk is not None:
+        _attach_copy(system, disk)
     stdout, stderr = bytearray(), bytearray()
     machine.uart.sink = stdout.extend
     if system.console is not None:
@@ -135,13 +142,32 @@ def run(program: Program, composition: str, cores: int = 1, seed: int = 0, stop=
                graph.profile(graph.event_dicts(machine.trace)), pid)
 
 
+def _attach_copy(system, disk) -> None:
+    import shutil
+    import tempfile
+    from types import SimpleNamespace
+    from l4shell.disk import attach_disk
+    with tempfile.NamedTemporaryFile(prefix="l4shell-compare-", suffix=".img", delete=False) as copy:
+        try:
+            with open(disk.disk, "rb") as image:
+                shutil.copyfileobj(image, copy)
+        except OSError as error:
+            raise UserError(f"{disk.disk}: {error.strerror}") from None
+    try:
+        error = attach_disk(system, SimpleNamespace(disk=copy.name, key_file=disk.key_file, mount=disk.mount))
+    finally:
+        Path(copy.name).unlink()          # the device keeps its open file
+    if error:
+        raise UserError(error.replace(copy.name, disk.disk))
+
+
 # --- compare ------------------------------------------------------------------------------
 COLUMNS = ("instructions", "syscalls", "IPC 1 core", "IPC x-core", "page faults", "switches",
            "AS switches", "cycles")
 
 
-def compare(program: Program, names: list[str], cores: int, seed: int) -> list[Run]:
-    return [run(program, name, cores, seed) for name in names]
+def compare(program: Program, names: list[str], cores: int, seed: int, disk=None) -> list[Run]:
+    return [run(program, name, cores, seed, disk=disk) for name in names]
 
 
 def compare_table(runs: list[Run], title: str = "") -> Table:
@@ -165,7 +191,7 @@ def cmd_compare(args) -> int:
     names = [n.strip() for n in args.compositions.split(",") if n.strip()]
     if not names:
         raise UserError("--compositions: name at least one composition")
-    runs = compare(program, names, args.cores, args.seed)
+    runs = compare(program, names, args.cores, args.seed, disk=args)
     _console().print(compare_table(runs, f"{program.name} on {args.cores} core(s), seed {args.seed}"))
     _unfinished(runs)
     return 0 if all(r.result() == runs[0].result() for r in runs) else 1
@@ -328,6 +354,7 @@ def add_analysis_parsers(subparsers) -> None:
     compare_p = subparsers.add_parser("compare", help="run a program under several compositions, one table")
     compare_p.add_argument("--compositions", default="monolithic,fragmented", metavar="A,B,…")
     common(compare_p)
+    add_disk_options(compare_p)
     program_args(compare_p)
     compare_p.set_defaults(handler=_guarded(cmd_compare))
 

@@ -126,3 +126,19 @@ def test_bad_input_is_one_line(capsys, argv, status, message):
     code, out, err = l4shell(capsys, *argv)
     assert code == status
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_compare_with_a_disk_reads_the_encrypted_image_identically_and_leaves_it_alone():
+    import hashlib
+    import subprocess
+    import sys
+    root = Path(__file__).resolve().parents[2]
+    image = root / "demos" / "disk" / "notes.img"
+    before = hashlib.sha256(image.read_bytes()).hexdigest()
+    result = subprocess.run([sys.executable, "-m", "l4shell.cli", "compare", "--disk", str(image),
+                             "--key-file", str(root / "demos" / "disk" / "demo.key"),
+                             str(root / "demos" / "arm" / "notes"), "/mnt/README", "extra line"],
+                            capture_output=True, text=True, cwd=root, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(" yes ") == 2
+    assert hashlib.sha256(image.read_bytes()).hexdigest() == before
