@@ -123,7 +123,9 @@ class Peers:
     def __getattr__(self, name: str) -> "Port":
         if name not in self._fragment.USES:
             raise AttributeError(f"fragment {self._fragment.NAME} does not declare that it uses {name}")
-        return Port(self._fragment, name)
+        port = Port(self._fragment, name)
+        setattr(self, name, port)          # made once: the next lookup finds the attribute
+        return port
 
 
 class Port:
@@ -136,4 +138,6 @@ class Port:
 
     def __getattr__(self, op: str):
         fragment, target, core = self._fragment, self._target, self._core
-        return lambda *args: fragment.runtime.call(fragment, target, op, args, core)
+        call = lambda *args: fragment.runtime.call(fragment, target, op, args, core)  # noqa: E731
+        setattr(self, op, call)            # made once per operation
+        return call
