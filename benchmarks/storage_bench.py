@@ -37,7 +37,8 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from fragments.linux.system import boot_linux  # noqa: E402
+from fragments.linux.system import FRAGMENTS, boot_linux  # noqa: E402
+from fragments.runtime import graph  # noqa: E402
 from fragments.storage.blockdev import FileDevice, MemoryDevice  # noqa: E402
 from fragments.storage.dmcrypt import (IMAGE_CHUNK_SECTORS, CipherSpec, CryptDevice,  # noqa: E402
                                       CryptTarget)
@@ -166,9 +167,10 @@ def ext2_rows() -> list[tuple[str, float, float]]:
 
 
 # --- the whole fragment stack in the model ---------------------------------------------
-def in_model(composition: str, image: Path, argv: list[str], files=()) -> tuple[float, int]:
+def in_model(composition: str, image: Path, argv: list[str], files=(), traces: list | None = None
+             ) -> tuple[float, int]:
     """Boot, attach ``image``, run busybox ``argv`` to its end, detach (flush): (host
-    seconds, modeled cycles) of all of it."""
+    seconds, modeled cycles) of all of it. ``traces`` collects the machine's trace."""
     machine = Machine(cores=1, seed=0)
     system = boot_linux(machine, composition)
     system.fs.add_file(b"/bin/busybox", BUSYBOX.read_bytes())
@@ -182,7 +184,17 @@ def in_model(composition: str, image: Path, argv: list[str], files=()) -> tuple[
     machine.run()
     if system.detach_disk() is not None or system.exit_status(pid) != 0 or machine.crashes:
         raise SystemExit(f"busybox {' '.join(argv)} failed in the model: benchmark void")
+    if traces is not None:
+        traces.append(machine.trace)
     return time.perf_counter() - start, machine.modeled_time() - cycles
+
+
+def planned_composition(trace, directory: str) -> str:
+    """The planner's composition for the profiled run (one core), as a TOML file."""
+    proposal = graph.plan(graph.profile(graph.event_dicts(trace)), FRAGMENTS, 1)
+    path = Path(directory) / "plan-storage.toml"
+    path.write_text(proposal.composition("plan-storage").to_toml())
+    return str(path)
 
 
 def python_loop(payload: bytes, path: Path) -> tuple[float, float]:
@@ -220,10 +232,13 @@ def stack_rows() -> list[tuple]:
         base_write, base_read = FILE_BYTES / MIB / loop_write, FILE_BYTES / MIB / loop_read
         rows += [("stack 8 MiB write+sync, Python loop (AES-XTS + file)", base_write, 1.0, ""),
                  ("stack 8 MiB read, Python loop (file + AES-XTS)", base_read, 1.0, "")]
-        for composition in ("monolithic", "fragmented"):
+        traces: list = []
+        for composition in ("monolithic", "fragmented", "planner"):
+            if composition == "planner":     # planned from the fragmented runs' traffic
+                composition = planned_composition(traces[-1], directory)
             path.write_bytes(ours(bytes(image), False))
             write, write_cycles = in_model(composition, path, ["cp", "/tmp/src", "/mnt/f"],
-                                           [(b"/tmp/src", payload)])
+                                           [(b"/tmp/src", payload)], traces)
             fs = Ext2(CryptDevice(MemoryDevice(bytearray(path.read_bytes())),
                                   CryptTarget(CipherSpec.parse("aes-xts-plain64"), KEY)), Clock())
             if fs.read(fs.lookup("/f"), 0, FILE_BYTES + 1) != payload:
@@ -231,9 +246,10 @@ def stack_rows() -> list[tuple]:
             read, read_cycles = in_model(composition, path, ["sh", "-c", "cat /mnt/f > /dev/null"])
             speed_w, speed_r = FILE_BYTES / MIB / write, FILE_BYTES / MIB / read
             per_kib = FILE_BYTES // 1024
-            rows += [(f"stack 8 MiB write+sync, model {composition}", speed_w, speed_w / base_write,
+            name = Path(composition).stem
+            rows += [(f"stack 8 MiB write+sync, model {name}", speed_w, speed_w / base_write,
                       f"{write_cycles // per_kib:,} cycles/KiB"),
-                     (f"stack 8 MiB read, model {composition}", speed_r, speed_r / base_read,
+                     (f"stack 8 MiB read, model {name}", speed_r, speed_r / base_read,
                       f"{read_cycles // per_kib:,} cycles/KiB")]
     return rows
 
