@@ -102,6 +102,7 @@ PROGRAMS: list[Program] = [
     linux("sysall", "sysall.c"),
     linux("upcase", "upcase.c"),
     linux("notes", "notes.c"),
+    linux("bigpipe", "bigpipe.c"),
     native("pingpong_client", "pingpong_client.c"),
     native("pingpong_server", "pingpong_server.c"),
     native("faults", "faults.c"),

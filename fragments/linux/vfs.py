@@ -3,10 +3,23 @@
 Invariants:
 - An ``OpenFile`` is shared by every descriptor that dup/fork made from one open (they
   share the offset); ``refs`` counts those descriptors. When it drops to 0 the pipe end
-  it holds closes, which may wake blocked readers (EOF).
-- A ``Pipe`` buffers without bound (writes never block: a modeling simplification);
-  reads on an empty pipe with writers left are deferred, not answered, and completed by
-  the next write or the last writer's close.
+  it holds closes, which may wake blocked readers (EOF) or blocked writers (EPIPE).
+- A ``Pipe`` holds at most ``PIPE_SIZE`` bytes in ``buf``. A write of at most
+  ``PIPE_BUF`` bytes is atomic: all of it goes in, or none. A blocking write that does not
+  (entirely) fit puts in what it may (nothing, if atomic), then is deferred as a
+  ``BlockedWrite`` in ``blocked``, which keeps the bytes not yet written (copied from user
+  memory when the write began: user memory is not read again). With O_NONBLOCK it answers
+  the count it put in, or -EAGAIN if none.
+- Reads on an empty pipe with writers left are deferred (``waiting``). ``_wake_pipe`` is
+  the one place that moves bytes between the queues: blocked writes into ``buf`` in
+  order, as room frees up, then ``buf`` to waiting reads, until neither moves. It runs
+  after every write, read and close of a pipe end, and answers the calls it finishes
+  only through ``self.complete`` (never by calling back into a syscall), so a reader
+  waking a writer and a writer waking a reader cannot recurse or deadlock.
+- So: ``blocked`` non-empty means its first write does not fit; ``waiting`` non-empty
+  means ``buf`` and ``blocked`` are empty. New writes queue behind ``blocked`` (FIFO).
+- When the last reader closes, every blocked write ends as Linux's does: SIGPIPE (through
+  ``process.post_signal``) and the count already written, or -EPIPE if none.
 - Paths are resolved lexically against the process's cwd (the only ramfs symlink is
   /proc/self/exe, which the vfs answers itself). Under a mount point they go to the file
   system mounted there (see ``mounts``); file contents and names are reached only through
@@ -30,13 +43,33 @@ from .syscalls import DEFER, Call, Completions, SyscallServer
 O = OpenFlag
 
 
+PIPE_SIZE = 65536          # a pipe's capacity (Linux's default: 16 pages)
+PIPE_BUF = 4096            # writes up to this size are atomic
+
+
+@dataclass(eq=False)
+class BlockedWrite:
+    """A deferred pipe write: ``rest`` is what it has still to put in, ``done`` what it
+    already has (the answer, once ``rest`` is empty)."""
+    call: Call
+    rest: bytes
+    done: int = 0
+    atomic: bool = False       # the whole write is at most PIPE_BUF bytes
+
+
 @dataclass(eq=False)
 class Pipe:
     ino: int
-    buf: bytearray = field(default_factory=bytearray)
+    buf: bytearray = field(default_factory=bytearray)   # at most PIPE_SIZE bytes
     readers: int = 0
     writers: int = 0
     waiting: list = field(default_factory=list)   # deferred reads: (call, iov list)
+    blocked: list = field(default_factory=list)   # deferred writes: BlockedWrite, in order
+
+    def room_for(self, n: int, atomic: bool) -> int:
+        """How many of ``n`` bytes a write may put in now (atomic writes: all or none)."""
+        room = PIPE_SIZE - len(self.buf)
+        return 0 if atomic and room < n else min(room, n)
 
 
 @dataclass(eq=False)
@@ -175,7 +208,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
                 f.pipe.readers -= 1
             else:
                 f.pipe.writers -= 1
-                self._wake_pipe(f.pipe)
+            self._wake_pipe(f.pipe)
         return 0
 
     @operation
@@ -296,6 +329,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
                 return DEFER
             data = bytes(pipe.buf[:total])
             del pipe.buf[:total]
+            self._wake_pipe(pipe)      # room for blocked writers
             return self._scatter(call, vec, data)
         data = self._node_read(f.inode, f.offset, total)
         if isinstance(data, int):
@@ -317,14 +351,49 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         return done
 
     def _wake_pipe(self, pipe: Pipe) -> None:
-        while pipe.waiting and (pipe.buf or not pipe.writers):
-            call, vec = pipe.waiting.pop(0)
-            if call.pid not in self.contexts:
+        """Move bytes: blocked writes into the buffer, the buffer to waiting reads, until
+        nothing moves; answer what finished through ``complete``."""
+        if not pipe.readers:
+            self._break_pipe(pipe)
+        moved = True
+        while moved:
+            moved = self._fill_pipe(pipe)
+            while pipe.waiting and (pipe.buf or not pipe.writers):
+                call, vec = pipe.waiting.pop(0)
+                if call.pid not in self.contexts:
+                    continue
+                total = sum(n for _, n in vec)
+                data = bytes(pipe.buf[:total])
+                del pipe.buf[:total]
+                moved = moved or bool(data)
+                self.complete(call.pid, self._scatter(call, vec, data))
+
+    def _fill_pipe(self, pipe: Pipe) -> bool:
+        """Blocked writes into the buffer, in order, as far as room allows."""
+        moved = False
+        while pipe.blocked:
+            write = pipe.blocked[0]
+            if write.call.pid not in self.contexts:     # the writer is gone
+                pipe.blocked.pop(0)
                 continue
-            total = sum(n for _, n in vec)
-            data = bytes(pipe.buf[:total])
-            del pipe.buf[:total]
-            self.complete(call.pid, self._scatter(call, vec, data))
+            room = pipe.room_for(len(write.rest), write.atomic)
+            if room == 0:
+                break
+            pipe.buf += write.rest[:room]
+            write.rest, write.done, moved = write.rest[room:], write.done + room, True
+            if write.rest:
+                break
+            pipe.blocked.pop(0)
+            self.complete(write.call.pid, write.done)
+        return moved
+
+    def _break_pipe(self, pipe: Pipe) -> None:
+        """No reader is left: blocked writes end with SIGPIPE (and -EPIPE if none wrote)."""
+        for write in pipe.blocked:
+            if write.call.pid in self.contexts:
+                self.use.process.post_signal(write.call.pid, int(abi.Signal.SIGPIPE))
+                self.complete(write.call.pid, write.done or -errno.EPIPE)
+        pipe.blocked.clear()
 
     def boot(self) -> None:
         """The console notifies input through an Irq of ours (see ``Console._input``)."""
@@ -378,12 +447,28 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             if not f.pipe.readers:
                 self.use.process.post_signal(call.pid, int(abi.Signal.SIGPIPE))
                 return -errno.EPIPE
-            f.pipe.buf += data
-            self._wake_pipe(f.pipe)
-            return len(data)
+            return self._pipe_write(call, f, bytes(data))
         if f.kind == "dir":
             return -errno.EISDIR
         return self._node_write(f, bytes(data))
+
+    def _pipe_write(self, call, f: OpenFile, data: bytes):
+        """Put in what fits, let waiting readers drain it, again while it moves; the rest
+        (all of an atomic write that does not fit) blocks or gives -EAGAIN."""
+        pipe, done, atomic = f.pipe, 0, len(data) <= PIPE_BUF
+        while done < len(data) and not pipe.blocked:     # behind blocked writes: wait
+            n = pipe.room_for(len(data) - done, atomic)
+            if n == 0:
+                break
+            pipe.buf += data[done:done + n]
+            done += n
+            self._wake_pipe(pipe)
+        if done == len(data):
+            return done
+        if f.flags & O.O_NONBLOCK:
+            return done or -errno.EAGAIN
+        pipe.blocked.append(BlockedWrite(call, data[done:], done, atomic))
+        return DEFER
 
     # --- open / close -------------------------------------------------------------------
     def sys_open(self, call, path, flags, mode, *_):
