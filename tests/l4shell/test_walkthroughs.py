@@ -16,3 +16,11 @@ def test_walkthrough_replays_with_the_recorded_trace(path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)                   # walkthroughs name demo files from the root
     assert script_lines(str(path))[1] is not None, "no recorded digest"
     assert run_script(new_debugger(), str(path), check=True) == 0, capsys.readouterr().err
+
+
+def test_a_transcript_piped_into_head_ends_quietly():
+    import subprocess
+    import sys
+    result = subprocess.run(f"{sys.executable} -m l4shell.cli script demos/walkthroughs/first_program.l4s | head -1",
+                            shell=True, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.stdout.startswith("(l4) boot") and "Traceback" not in result.stderr
