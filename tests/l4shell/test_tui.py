@@ -76,6 +76,17 @@ def status(app: L4App) -> tuple:
     return app.engine.latest.views["status"]
 
 
+def drive(body, size=(80, 24), **options) -> None:
+    """Run ``body(app, pilot)`` in an app of ``size`` over a freshly booted model, once the
+    model thread has settled."""
+    async def scenario():
+        app = app_for(**options)
+        async with app.run_test(size=size) as pilot:
+            await settle(app, pilot)
+            await body(app, pilot)
+    run(scenario())
+
+
 def run(coroutine):
     return asyncio.run(coroutine)
 
@@ -84,62 +95,53 @@ def run(coroutine):
 def test_keys_step_the_model_and_the_status_line_follows():
     """s (step), i (stepi), n (next syscall), f (next page fault), p (next IPC) move the
     model: each leaves the event it stopped on in the trace, and the status shows the step."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "start hello a b")
-            await keys(app, pilot, "n")
-            stop = await app.engine.call(lambda dbg: dbg.last_stop)
-            assert stop.reason == "next syscall" and stop.event.kind == "syscall"
-            await keys(app, pilot, "f")
-            stop, steps = await app.engine.call(lambda dbg: (dbg.last_stop, dbg.session.steps))
-            assert stop.event.kind == "page-fault"
-            assert f"step {steps:,} " in status(app)[1]
-            await keys(app, pilot, "s")
-            assert await app.engine.call(lambda dbg: dbg.session.steps) == steps + 1
-            instructions = await app.engine.call(lambda dbg: dbg.session.machine.instructions())
-            await keys(app, pilot, "i")
-            assert await app.engine.call(lambda dbg: dbg.session.machine.instructions()) == instructions + 1
-            await keys(app, pilot, "p")
-            stop = await app.engine.call(lambda dbg: dbg.last_stop)
-            assert stop.event.kind in ("ipc-send", "ipc-reply")
-            assert "stopped: next ipc" in transcript(app)
-    run(scenario())
+    async def body(app, pilot):
+        await command(app, pilot, "start hello a b")
+        await keys(app, pilot, "n")
+        stop = await app.engine.call(lambda dbg: dbg.last_stop)
+        assert stop.reason == "next syscall" and stop.event.kind == "syscall"
+        await keys(app, pilot, "f")
+        stop, steps = await app.engine.call(lambda dbg: (dbg.last_stop, dbg.session.steps))
+        assert stop.event.kind == "page-fault"
+        assert f"step {steps:,} " in status(app)[1]
+        await keys(app, pilot, "s")
+        assert await app.engine.call(lambda dbg: dbg.session.steps) == steps + 1
+        instructions = await app.engine.call(lambda dbg: dbg.session.machine.instructions())
+        await keys(app, pilot, "i")
+        assert await app.engine.call(lambda dbg: dbg.session.machine.instructions()) == instructions + 1
+        await keys(app, pilot, "p")
+        stop = await app.engine.call(lambda dbg: dbg.last_stop)
+        assert stop.event.kind in ("ipc-send", "ipc-reply")
+        assert "stopped: next ipc" in transcript(app)
+    drive(body, size=(120, 40))
 
 
 def test_continue_runs_hello_to_its_end_and_the_console_shows_its_output():
     """c runs the program to its end; its output and the exit status reach the console and
     the status line."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "start hello a b")
-            await keys(app, pilot, "c")
-            text = transcript(app)
-            assert "hello, world" in text and "argv[2]=b" in text
-            assert "all programs ended: hello (pid 2) status 512" in text
-            assert "hello[2] exit 512" in status(app)[2]
-    run(scenario())
+    async def body(app, pilot):
+        await command(app, pilot, "start hello a b")
+        await keys(app, pilot, "c")
+        text = transcript(app)
+        assert "hello, world" in text and "argv[2]=b" in text
+        assert "all programs ended: hello (pid 2) status 512" in text
+        assert "hello[2] exit 512" in status(app)[2]
+    drive(body, size=(80, 24))
 
 
 def test_reverse_step_goes_back_one_step_by_reexecution():
     """b (reverse-step) lands one machine step back, on the same trace prefix."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "start hello")
-            await keys(app, pilot, "f", "f", "s")
-            steps, before = await app.engine.call(
-                lambda dbg: (dbg.session.steps, [e.to_json() for e in dbg.session.machine.trace]))
-            await keys(app, pilot, "b")
-            back, after = await app.engine.call(
-                lambda dbg: (dbg.session.steps, [e.to_json() for e in dbg.session.machine.trace]))
-            assert back == steps - 1
-            assert after == before[:len(after)] and len(after) < len(before)
-    run(scenario())
+    async def body(app, pilot):
+        await command(app, pilot, "start hello")
+        await keys(app, pilot, "f", "f", "s")
+        steps, before = await app.engine.call(
+            lambda dbg: (dbg.session.steps, [e.to_json() for e in dbg.session.machine.trace]))
+        await keys(app, pilot, "b")
+        back, after = await app.engine.call(
+            lambda dbg: (dbg.session.steps, [e.to_json() for e in dbg.session.machine.trace]))
+        assert back == steps - 1
+        assert after == before[:len(after)] and len(after) < len(before)
+    drive(body, size=(80, 24))
 
 
 # --- panes show the model ----------------------------------------------------------------------------
@@ -147,114 +149,96 @@ def test_page_fault_pane_shows_the_path_thread_kernel_pager_map_frame():
     """The path of a completed fault names the faulting thread, the pager IPC through the
     process's pager gate, the reply with its map item, and the frame the trace's map event
     and the task's page table agree on."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "start hello")
-            await keys(app, pilot, "f", "f", "4")          # the second fault: the first is answered
-            await keys(app, pilot, "up", "up", "enter")    # up: the newest fault, up: the first
+    async def body(app, pilot):
+        await command(app, pilot, "start hello")
+        await keys(app, pilot, "f", "f", "4")          # the second fault: the first is answered
+        await keys(app, pilot, "up", "up", "enter")    # up: the newest fault, up: the first
 
-            def truth(dbg):
-                trace = dbg.session.machine.trace.events
-                fault = next(e for e in trace if e.kind == "page-fault")
-                mapped = next(e for e in trace[fault.seq:] if e.kind == "map" and e.task == fault.task)
-                task = dbg.session.machine.kernel.find_task(fault.task)
-                return fault, mapped, task.space.lookup(fault.data["address"]).resource
-            fault, mapped, frame = await app.engine.call(truth)
-            path = "\n".join(rows(app, "#fault-path"))
-            assert f"#{fault.seq}" in path and fault.thread in path
-            assert "→ kernel  page-fault IPC via gate:pf.2 to pager.server" in path
-            assert "← reply   from pager.server, 1 map item" in path
-            assert f"→ map     {mapped.data['address']:#010x} → frame {mapped.data['frame']}" in path
-            assert f"  frame   {frame}: hello.2 " in path and mapped.data["frame"] == frame
-    run(scenario())
+        def truth(dbg):
+            trace = dbg.session.machine.trace.events
+            fault = next(e for e in trace if e.kind == "page-fault")
+            mapped = next(e for e in trace[fault.seq:] if e.kind == "map" and e.task == fault.task)
+            task = dbg.session.machine.kernel.find_task(fault.task)
+            return fault, mapped, task.space.lookup(fault.data["address"]).resource
+        fault, mapped, frame = await app.engine.call(truth)
+        path = "\n".join(rows(app, "#fault-path"))
+        assert f"#{fault.seq}" in path and fault.thread in path
+        assert "→ kernel  page-fault IPC via gate:pf.2 to pager.server" in path
+        assert "← reply   from pager.server, 1 map item" in path
+        assert f"→ map     {mapped.data['address']:#010x} → frame {mapped.data['frame']}" in path
+        assert f"  frame   {frame}: hello.2 " in path and mapped.data["frame"] == frame
+    drive(body, size=(80, 24))
 
 
 def test_selecting_a_task_focuses_the_memory_and_capability_panes_on_it():
     """Enter on a task row focuses every pane on it: its regions (with the fragments that
     live in them) and its capability table, slot for slot as the model has it."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
-            await keys(app, pilot, "2")
-            listed = rows(app, "#task-list")
-            pager = next(i for i, row in enumerate(listed) if row.split()[1] == "pager")
-            await keys(app, pilot, "home", *["down"] * pager, "enter")
-            assert app.query_one("#caps").border_subtitle.startswith("of pager")
-            slots = await app.engine.call(
-                lambda dbg: sorted(dbg.session.machine.kernel.find_task("pager").caps.items()))
-            shown = rows(app, "#caps LineView")
-            assert [int(row.split()[0]) for row in shown] == [slot for slot, _ in slots]
-            assert [row.split()[1] for row in shown] == [repr(node.resource) for _, node in slots]
-            assert any(row.endswith("pager") for row in rows(app, "#regions"))      # the pager's own area
-            assert any(row.endswith("stack") for row in rows(app, "#regions"))
-    run(scenario())
+    async def body(app, pilot):
+        await keys(app, pilot, "2")
+        listed = rows(app, "#task-list")
+        pager = next(i for i, row in enumerate(listed) if row.split()[1] == "pager")
+        await keys(app, pilot, "home", *["down"] * pager, "enter")
+        assert app.query_one("#caps").border_subtitle.startswith("of pager")
+        slots = await app.engine.call(
+            lambda dbg: sorted(dbg.session.machine.kernel.find_task("pager").caps.items()))
+        shown = rows(app, "#caps LineView")
+        assert [int(row.split()[0]) for row in shown] == [slot for slot, _ in slots]
+        assert [row.split()[1] for row in shown] == [repr(node.resource) for _, node in slots]
+        assert any(row.endswith("pager") for row in rows(app, "#regions"))      # the pager's own area
+        assert any(row.endswith("stack") for row in rows(app, "#regions"))
+    drive(body, size=(120, 40))
 
 
 def test_queues_pane_shows_the_call_a_faulting_thread_waits_on():
     """Stopped on the page-fault IPC, the faulting thread is in the calls awaiting a reply
     from the pager (from inspection.snapshot)."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "start hello")
-            await command(app, pilot, "until kind == \"ipc-send\" and msg == \"pagefault\"")
-            await keys(app, pilot, "3")
-            text = "\n".join(rows(app, "#queues LineView"))
-            assert "▶ hello.2 → pager.server (pagefault)" in text
-    run(scenario())
+    async def body(app, pilot):
+        await command(app, pilot, "start hello")
+        await command(app, pilot, "until kind == \"ipc-send\" and msg == \"pagefault\"")
+        await keys(app, pilot, "3")
+        text = "\n".join(rows(app, "#queues LineView"))
+        assert "▶ hello.2 → pager.server (pagefault)" in text
+    drive(body, size=(80, 24))
 
 
 def test_event_log_filter_shows_only_matching_events():
     """/ then a filter: the log holds only page faults of the program's task, the newest
     last, as many as the trace has."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "start hello")
-            await keys(app, pilot, "c")
-            await pilot.press("slash", *"pf task=hello.2", "enter")
-            await settle(app, pilot)
-            shown = rows(app, "#log LineView")
-            faults = await app.engine.call(
-                lambda dbg: [e.seq for e in dbg.session.machine.trace.filter(["page-fault"], "hello.2")])
-            assert [int(row.split()[0].lstrip("▶")) for row in shown] == faults
-            assert all(" page-fault " in row for row in shown)
-    run(scenario())
+    async def body(app, pilot):
+        await command(app, pilot, "start hello")
+        await keys(app, pilot, "c")
+        await pilot.press("slash", *"pf task=hello.2", "enter")
+        await settle(app, pilot)
+        shown = rows(app, "#log LineView")
+        faults = await app.engine.call(
+            lambda dbg: [e.seq for e in dbg.session.machine.trace.filter(["page-fault"], "hello.2")])
+        assert [int(row.split()[0].lstrip("▶")) for row in shown] == faults
+        assert all(" page-fault " in row for row in shown)
+    drive(body, size=(80, 24))
 
 
 def test_command_bar_takes_any_shell_command_and_reports_errors():
     """The command bar runs the shell's language: info, an unknown word (one error line)."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "info queues")
-            await command(app, pilot, "frobnicate")
-            text = transcript(app)
-            assert "(l4) info queues" in text and "calls awaiting a reply:" in text
-            assert "error: unknown command 'frobnicate'" in text
-    run(scenario())
+    async def body(app, pilot):
+        await command(app, pilot, "info queues")
+        await command(app, pilot, "frobnicate")
+        text = transcript(app)
+        assert "(l4) info queues" in text and "calls awaiting a reply:" in text
+        assert "error: unknown command 'frobnicate'" in text
+    drive(body, size=(80, 24))
 
 
 def test_tab_completes_from_the_command_table_and_the_model():
     """Tab in the command bar completes a command, then a fragment name from the model."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            await pilot.press("colon", *"dupl", "tab")
-            await settle(app, pilot)
-            bar = app.query_one(CommandBar)
-            assert bar.value == "duplicate "
-            await pilot.press(*"sys", "tab")
-            await settle(app, pilot)
-            assert bar.value == "duplicate syscalls "
-    run(scenario())
+    async def body(app, pilot):
+        await pilot.press("colon", *"dupl", "tab")
+        await settle(app, pilot)
+        bar = app.query_one(CommandBar)
+        assert bar.value == "duplicate "
+        await pilot.press(*"sys", "tab")
+        await settle(app, pilot)
+        assert bar.value == "duplicate syscalls "
+    drive(body, size=(80, 24))
 
 
 # --- re-cutting ---------------------------------------------------------------------------------------
@@ -264,64 +248,58 @@ def test_migrate_from_the_fragment_map_while_a_workload_runs():
     ended yet), the map shows the new core, and the program still ends with every syscall
     answered. (Keys go through ``simulate_key`` while the model runs: Pilot's ``press``
     waits for the process to idle, which it does not while the model steps.)"""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "start syscall_loop 5000")
-            listed = rows(app, "#fragment-list")
-            process = next(i for i, row in enumerate(listed) if row.split()[0].lstrip("▶") == "process")
-            await keys(app, pilot, "6", "home", *["down"] * process)
-            app.simulate_key("c")
-            await until(pilot, lambda: app.engine.latest.busy)
-            app.simulate_key("g")
-            await until(pilot, lambda: isinstance(app.screen, RecutDialog))
-            app.simulate_key("enter")                       # the dialog says "migrate process 1"
-            await until(pilot, lambda: "migrate done" in transcript(app))
-            app.simulate_key("c")                           # stop (or nothing, if it ended)
-            await settle(app, pilot)
+    async def body(app, pilot):
+        await command(app, pilot, "start syscall_loop 5000")
+        listed = rows(app, "#fragment-list")
+        process = next(i for i, row in enumerate(listed) if row.split()[0].lstrip("▶") == "process")
+        await keys(app, pilot, "6", "home", *["down"] * process)
+        app.simulate_key("c")
+        await until(pilot, lambda: app.engine.latest.busy)
+        app.simulate_key("g")
+        await until(pilot, lambda: isinstance(app.screen, RecutDialog))
+        app.simulate_key("enter")                       # the dialog says "migrate process 1"
+        await until(pilot, lambda: "migrate done" in transcript(app))
+        app.simulate_key("c")                           # stop (or nothing, if it ended)
+        await settle(app, pilot)
 
-            def when(dbg):
-                recut = next(e for e in dbg.session.machine.trace if e.kind == "recut")
-                ended = next((e.seq for e in dbg.session.machine.trace
-                              if e.kind == "syscall" and e.data.get("name") == "exit_group"), None)
-                return recut, ended, dbg.session.log
-            recut, ended, log = await app.engine.call(when)
-            assert recut.data["op"] == "migrate" and recut.data["to_core"] == 1
-            assert ended is None or ended > recut.seq            # re-cut while the program ran
-            assert any(a.kind == "migrate" and a.step > 0 for a in log)
-            assert any(row.split()[:3] == ["process", "process", "1"] for row in rows(app, "#fragment-list"))
-            await keys(app, pilot, "c")                     # to the end
-            assert "syscall_loop: 5000 getppid calls, all equal: yes" in transcript(app)
-    run(scenario())
+        def when(dbg):
+            recut = next(e for e in dbg.session.machine.trace if e.kind == "recut")
+            ended = next((e.seq for e in dbg.session.machine.trace
+                          if e.kind == "syscall" and e.data.get("name") == "exit_group"), None)
+            return recut, ended, dbg.session.log
+        recut, ended, log = await app.engine.call(when)
+        assert recut.data["op"] == "migrate" and recut.data["to_core"] == 1
+        assert ended is None or ended > recut.seq            # re-cut while the program ran
+        assert any(a.kind == "migrate" and a.step > 0 for a in log)
+        assert any(row.split()[:3] == ["process", "process", "1"] for row in rows(app, "#fragment-list"))
+        await keys(app, pilot, "c")                     # to the end
+        assert "syscall_loop: 5000 getppid calls, all equal: yes" in transcript(app)
+    drive(body, size=(120, 40))
 
 
 def test_split_and_duplicate_keys_show_the_new_tasks_and_their_capabilities():
     """x splits the selected fragment out of the monolithic task: a new task appears in the
     tasks pane, the fragment map shows the binding become IPC; d duplicates syscalls: a
     replica task per other core."""
-    async def scenario():
-        app = app_for("monolithic")
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
-            listed = rows(app, "#fragment-list")
-            vfs = next(i for i, row in enumerate(listed) if row.split()[0].lstrip("▶") == "vfs")
-            await keys(app, pilot, "6", "home", *["down"] * vfs, "x")
-            assert "split done" in transcript(app)
-            tasks = [row.split()[1] for row in rows(app, "#task-list")]
-            assert "vfs" in tasks and "l4linux" in tasks
-            assert any(row.split()[:2] == ["vfs", "vfs"] for row in rows(app, "#fragment-list"))
-            syscalls = next(i for i, row in enumerate(rows(app, "#fragment-list"))
-                            if row.split()[0].lstrip("▶") == "syscalls")
-            await keys(app, pilot, "home", *["down"] * syscalls, "d")
-            assert "duplicate done" in transcript(app)
-            assert "syscalls@1" in [row.split()[1] for row in rows(app, "#task-list")]
-            caps = await app.engine.call(lambda dbg: len(dbg.session.machine.kernel.find_task("vfs").caps))
-            await keys(app, pilot, "2")
-            index = [row.split()[1] for row in rows(app, "#task-list")].index("vfs")
-            await keys(app, pilot, "home", *["down"] * index, "enter")
-            assert len(rows(app, "#caps LineView")) == caps
-    run(scenario())
+    async def body(app, pilot):
+        listed = rows(app, "#fragment-list")
+        vfs = next(i for i, row in enumerate(listed) if row.split()[0].lstrip("▶") == "vfs")
+        await keys(app, pilot, "6", "home", *["down"] * vfs, "x")
+        assert "split done" in transcript(app)
+        tasks = [row.split()[1] for row in rows(app, "#task-list")]
+        assert "vfs" in tasks and "l4linux" in tasks
+        assert any(row.split()[:2] == ["vfs", "vfs"] for row in rows(app, "#fragment-list"))
+        syscalls = next(i for i, row in enumerate(rows(app, "#fragment-list"))
+                        if row.split()[0].lstrip("▶") == "syscalls")
+        await keys(app, pilot, "home", *["down"] * syscalls, "d")
+        assert "duplicate done" in transcript(app)
+        assert "syscalls@1" in [row.split()[1] for row in rows(app, "#task-list")]
+        caps = await app.engine.call(lambda dbg: len(dbg.session.machine.kernel.find_task("vfs").caps))
+        await keys(app, pilot, "2")
+        index = [row.split()[1] for row in rows(app, "#task-list")].index("vfs")
+        await keys(app, pilot, "home", *["down"] * index, "enter")
+        assert len(rows(app, "#caps LineView")) == caps
+    drive(body, size=(120, 40), composition="monolithic")
 
 
 # --- console, scripts, help, layout, theme ---------------------------------------------------------------
@@ -329,19 +307,16 @@ def test_split_and_duplicate_keys_show_the_new_tasks_and_their_capabilities():
 def test_typed_input_reaches_the_running_program():
     """k focuses the program's input; a typed line and Ctrl-D reach busybox cat through the
     UART, which echoes the line back to the console."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            await command(app, pilot, "start busybox cat")
-            await keys(app, pilot, "c")                      # cat blocks reading: the model idles
-            await pilot.press("k", *"typed by a person", "enter", "ctrl+d", "escape")
-            await settle(app, pilot)
-            await keys(app, pilot, "c")
-            text = transcript(app)
-            assert "console input: 18 bytes" in text and "console input: end of input" in text
-            assert "\ntyped by a person\n" in text and "status 0" in text
-    run(scenario())
+    async def body(app, pilot):
+        await command(app, pilot, "start busybox cat")
+        await keys(app, pilot, "c")                      # cat blocks reading: the model idles
+        await pilot.press("k", *"typed by a person", "enter", "ctrl+d", "escape")
+        await settle(app, pilot)
+        await keys(app, pilot, "c")
+        text = transcript(app)
+        assert "console input: 18 bytes" in text and "console input: end of input" in text
+        assert "\ntyped by a person\n" in text and "status 0" in text
+    drive(body, size=(80, 24))
 
 
 def test_script_shows_narration_waits_on_pause_and_highlights_what_it_names(tmp_path: Path):
@@ -396,37 +371,31 @@ def test_output_shown_during_a_run_stays_in_the_result_for_expect(tmp_path: Path
 
 def test_help_screen_lists_every_key_and_every_command():
     """? opens the help: every binding of the app and the fragment map, every command."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(120, 40)) as pilot:
-            await settle(app, pilot)
-            await pilot.press("question_mark")
-            screen = app.screen
-            assert isinstance(screen, HelpScreen)
-            text = str(screen.query_one("#help-body Static").render())
-            for _, keys_, what in key_rows([("app", L4App.BINDINGS), ("map", FragmentMap.BINDINGS)]):
-                assert what in text
-            from l4shell.commands import COMMANDS
-            assert all(cmd.usage in text for cmd in COMMANDS.values())
-            await pilot.press("escape")
-            assert not isinstance(app.screen, HelpScreen)
-    run(scenario())
+    async def body(app, pilot):
+        await pilot.press("question_mark")
+        screen = app.screen
+        assert isinstance(screen, HelpScreen)
+        text = str(screen.query_one("#help-body Static").render())
+        for _, keys_, what in key_rows([("app", L4App.BINDINGS), ("map", FragmentMap.BINDINGS)]):
+            assert what in text
+        from l4shell.commands import COMMANDS
+        assert all(cmd.usage in text for cmd in COMMANDS.values())
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+    drive(body, size=(120, 40))
 
 
 def test_layout_shows_one_pane_when_small_and_all_when_large():
     """At 80×24 one pane is on screen (digits switch it); at 120×40 every pane is."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            shown = [p.PANE_ID for p in PANES if app.query_one(f"#{p.PANE_ID}").region.height]
-            assert shown == ["fragments"]
-            await keys(app, pilot, "3")
-            assert [p.PANE_ID for p in PANES if app.query_one(f"#{p.PANE_ID}").region.height] == ["queues"]
-            await pilot.resize_terminal(120, 40)
-            await settle(app, pilot)
-            assert all(app.query_one(f"#{p.PANE_ID}").region.height > 3 for p in PANES)
-    run(scenario())
+    async def body(app, pilot):
+        shown = [p.PANE_ID for p in PANES if app.query_one(f"#{p.PANE_ID}").region.height]
+        assert shown == ["fragments"]
+        await keys(app, pilot, "3")
+        assert [p.PANE_ID for p in PANES if app.query_one(f"#{p.PANE_ID}").region.height] == ["queues"]
+        await pilot.resize_terminal(120, 40)
+        await settle(app, pilot)
+        assert all(app.query_one(f"#{p.PANE_ID}").region.height > 3 for p in PANES)
+    drive(body, size=(80, 24))
 
 
 def test_theme_key_switches_between_dark_and_light():
@@ -446,22 +415,19 @@ def test_theme_key_switches_between_dark_and_light():
 def test_model_runs_on_one_thread_and_updates_are_coalesced():
     """Every event of a run is made on the engine's thread (greenlets cannot cross threads),
     and the UI is refreshed far less often than the model steps."""
-    async def scenario():
-        app = app_for()
-        async with app.run_test(size=(80, 24)) as pilot:
-            await settle(app, pilot)
-            import threading
-            threads: set[int] = set()
-            await app.engine.call(lambda dbg: dbg.session.machine.trace.listeners.append(
-                lambda event: threads.add(threading.get_ident())))
-            await command(app, pilot, "start syscall_loop 1000")
-            updates = app.updates
-            await keys(app, pilot, "c")
-            steps = await app.engine.call(lambda dbg: dbg.session.steps)
-            assert threads == {app.engine._thread.ident} != {threading.get_ident()}
-            assert app.updates - updates < steps / 50
-            assert "all equal: yes" in transcript(app)
-    run(scenario())
+    async def body(app, pilot):
+        import threading
+        threads: set[int] = set()
+        await app.engine.call(lambda dbg: dbg.session.machine.trace.listeners.append(
+            lambda event: threads.add(threading.get_ident())))
+        await command(app, pilot, "start syscall_loop 1000")
+        updates = app.updates
+        await keys(app, pilot, "c")
+        steps = await app.engine.call(lambda dbg: dbg.session.steps)
+        assert threads == {app.engine._thread.ident} != {threading.get_ident()}
+        assert app.updates - updates < steps / 50
+        assert "all equal: yes" in transcript(app)
+    drive(body, size=(80, 24))
 
 
 # --- snapshots -------------------------------------------------------------------------------------------
