@@ -19,6 +19,7 @@ from fragments.linux.system import boot_linux
 from fragments.runtime import composition as compositions
 from l4shell.analysis import add_analysis_parsers
 from l4shell.disk import add_disk_options, add_disk_parser, attach_disk, detach_disk
+from l4shell.stats import format_stats
 from l4shell.tui import add_tui_parser
 from kernel_model.machine import Machine
 
@@ -194,32 +195,11 @@ def cmd_run(args) -> int:
     if args.trace:
         machine.trace.write_jsonl(args.trace)
     if args.stats:
-        print_stats(machine, sys.stderr)
+        print(format_stats(machine), file=sys.stderr)
     status = system.exit_status(pid)
     if status is None:
         return _error(f"{name} did not finish (blocked with nothing left to run)", 124)
     return 128 + (status & 0x7F) if status & 0x7F else (status >> 8) & 0xFF
-
-
-def print_stats(machine, stream) -> None:
-    rows = stats_rows(machine)
-    width = max(len(r[0]) for r in rows)
-    for label, value in rows:
-        print(f"{label:<{width}}  {value:>14,}", file=stream)
-
-
-def stats_rows(machine) -> list[tuple[str, int]]:
-    c = machine.trace.counters
-    rows = [("instructions", machine.instructions()), ("modeled cycles", machine.modeled_time()),
-            ("IPC messages", c.kinds["ipc-send"]), ("IPC replies", c.kinds["ipc-reply"]),
-            ("IRQs", c.kinds["irq"]), ("context switches", c.kinds["schedule"]),
-            ("address-space switches", sum(core.space_switches for core in machine.cores)),
-            ("syscalls", sum(c.syscalls.values())), ("page faults", sum(c.faults.values()))]
-    rows += [(f"  page faults ({kind})", n) for kind, n in sorted(c.faults.items())]
-    rows += [(f"  syscall {name}", n) for name, n in sorted(c.syscalls.items(), key=lambda x: (-x[1], x[0]))]
-    for i, core in enumerate(machine.cores):
-        rows.append((f"core {i} instructions", core.instructions))
-    return rows
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from kernel_model.addrspace import MemoryFault
 from kernel_model.caps import mem_rights_str, obj_rights_str
 
 from .commands import CommandError, command, number
+from .stats import format_stats
 
 INFO_TOPICS = "{cores|tasks|threads|fragments|irqs|queues|bindings|caps|mem|breakpoints}"
 
@@ -247,10 +248,7 @@ def _trace(dbg, args):
 
 @command("stats", "stats", "instructions, syscalls, IPCs, faults, switches, cycles")
 def _stats(dbg, args):
-    from .cli import stats_rows
-    rows = stats_rows(dbg.session.machine)
-    width = max(len(r[0]) for r in rows)
-    return "\n".join(f"{label:<{width}}  {value:>14,}" for label, value in rows)
+    return format_stats(dbg.session.machine)
 
 
 @command("strace", "strace on|off", "print each syscall as strace does", complete=("{on|off}",))
