@@ -12,6 +12,7 @@ import argparse
 import time
 
 from l4shell.language import Options, execute, new_debugger
+from table import print_table  # noqa: E402  (benchmarks/, run as scripts)
 
 
 def per_command(line: str, repeat: int) -> float:
@@ -51,10 +52,7 @@ def main() -> None:
             forward, reached, back = reverse_latency(program, history)
             rows.append((f"reverse-step 1, {program.split()[0]}, history {reached:,} instr",
                          f"{back:,.0f} ms", f"forward run took {forward * 1000:,.0f} ms"))
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'host':>12}  notes")
-    for name, value, note in rows:
-        print(f"{name:<{width}}  {value:>12}  {note}")
+    print_table(("measure", "host", "notes"), rows)
 
 
 if __name__ == "__main__":

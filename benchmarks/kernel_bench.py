@@ -34,6 +34,7 @@ from kernel_model.caps import MEM_RW, MEM_RX, OBJ_ALL, OBJ_R, OBJ_W, selector  #
 from kernel_model.ipc_abi import EXC_CPSR, EXC_PC, EXC_TPIDRURO, EXC_WORDS, MsgTag  # noqa: E402
 from kernel_model.machine import Machine  # noqa: E402
 from kernel_model.physmem import PAGE_SIZE  # noqa: E402
+from table import print_table  # noqa: E402  (benchmarks/, run as scripts)
 
 LOOP = struct.pack("<5I", 0xE2500001, 0xE2811001, 0xE2822001, 0x1AFFFFFB, 0xE7F000F0)
 ITERATIONS = 2_000_000
@@ -205,10 +206,7 @@ def main() -> None:
         ("null IPC round trip, same core", f"{same:.1f} µs", "1.00"),
         ("null IPC round trip, across cores", f"{cross:.1f} µs", f"{cross / same:.2f}"),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'host':>10}  ratio")
-    for name, value, ratio in rows:
-        print(f"{name:<{width}}  {value:>10}  {ratio}")
+    print_table(("measure", "host", "ratio"), rows)
 
 
 if __name__ == "__main__":

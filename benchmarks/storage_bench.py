@@ -44,6 +44,7 @@ from fragments.storage.dmcrypt import (IMAGE_CHUNK_SECTORS, CipherSpec, CryptDev
                                       CryptTarget)
 from fragments.storage.ext2 import Ext2  # noqa: E402
 from kernel_model.machine import Machine  # noqa: E402
+from table import print_table  # noqa: E402  (benchmarks/, run as scripts)
 
 MIB = 1 << 20
 CRYPT_BYTES = 16 * MIB
@@ -256,10 +257,8 @@ def stack_rows() -> list[tuple]:
 
 def main() -> None:
     rows = [(*row, "") for row in crypt_rows() + ext2_rows()] + stack_rows()
-    width = max(len(r[0]) for r in rows)
-    print(f"{'measure':<{width}}  {'MiB/s':>8}  ratio")
-    for name, speed, ratio, note in rows:
-        print(f"{name:<{width}}  {speed:>8.1f}  {ratio:5.2f}  {note}".rstrip())
+    print_table(("measure", "MiB/s", "ratio", ""),
+                [(name, f"{speed:.1f}", f"{ratio:.2f}", note) for name, speed, ratio, note in rows])
     print("ratio: to cryptography's XTS (dm-crypt rows), to plain memory (ext2 rows), or to the "
           "Python loop (stack rows), same run; cycles/KiB: modeled, per KiB of the file")
 

@@ -48,6 +48,7 @@ from fragments.linux.elf import build_initial_stack, parse_executable, standard_
 from fragments.linux.syscall_table import by_name  # noqa: E402
 from fragments.linux.system import boot_linux  # noqa: E402
 from kernel_model.machine import Machine  # noqa: E402
+from table import print_table  # noqa: E402  (benchmarks/, run as scripts)
 
 DEMOS = ROOT / "demos" / "arm"
 ENV = ["PATH=/bin:/usr/bin", "HOME=/", "TERM=dumb"]   # l4shell run's DEFAULT_ENV
@@ -285,11 +286,7 @@ def main(argv: list[str] | None = None) -> None:
         ("forkexec runs/s, all runs in one system", f"{len(series) / sum(series):.1f} /s", "",
          f"host RSS +{rss_per_run:.1f} MiB per run (should be ~0)"),
     ]
-    header = ("measure", "host", "ratio", "notes")
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(4)]
-    print(f"{header[0]:<{widths[0]}}  {header[1]:>{widths[1]}}  {header[2]:>{widths[2]}}  {header[3]}")
-    for name, value, ratio, notes in rows:
-        print(f"{name:<{widths[0]}}  {value:>{widths[1]}}  {ratio:>{widths[2]}}  {notes}")
+    print_table(("measure", "host", "ratio", "notes"), rows)
     if args.profile:
         print_profile(n // 2, args.composition, 25)
 
