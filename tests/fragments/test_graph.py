@@ -3,7 +3,6 @@ profile is the trace, minimal (subset) compositions run, the planner's compositi
 valid and run, and its cost model comes from the cost table."""
 
 import tomllib
-from pathlib import Path
 
 import networkx as nx
 import pytest
@@ -13,17 +12,12 @@ from fragments.runtime import composition, graph
 from fragments.runtime.composition import CompositionError
 from kernel_model.cost import Cost, CostTable
 from kernel_model.machine import Machine
-
-DEMOS = Path(__file__).resolve().parents[2] / "demos" / "arm"
+from tests.demos import boot_demos
 
 
 def run(program, composition_name="fragmented", cores=1, args=()):
     """(output, status, machine, system) of a demo program."""
-    machine = Machine(cores=cores, seed=3)
-    system = boot_linux(machine, composition_name)
-    for name in ("hello", program):
-        system.fs.add_file(f"/bin/{name}".encode(), (DEMOS / name).read_bytes())
-    machine.uart.feed(b"")
+    machine, system = boot_demos(composition_name, cores, 3, ("hello", program))
     pid = system.spawn(f"/bin/{program}", [program, *args], [])
     machine.run()
     assert machine.crashes == []

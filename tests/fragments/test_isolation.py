@@ -1,24 +1,15 @@
 """The isolation report, checked against the live page and capability tables: monolithic
 reaches everything from everywhere, read-write-execute; fragmented shows the cut."""
 
-from pathlib import Path
-
-from fragments.linux.system import boot_linux
 from fragments.runtime import isolation
 from kernel_model.caps import MEM_RWX, MEM_W, MEM_X
-from kernel_model.machine import Machine
 from kernel_model.objects import Task
-
-DEMOS = Path(__file__).resolve().parents[2] / "demos" / "arm"
+from tests.demos import boot_demos
 
 
 def at_fork(composition_name):
     """The system as forkexec's parent makes its first fork (its memory all in place)."""
-    machine = Machine(cores=1, seed=4)
-    system = boot_linux(machine, composition_name)
-    for name in ("hello", "forkexec"):
-        system.fs.add_file(f"/bin/{name}".encode(), (DEMOS / name).read_bytes())
-    machine.uart.feed(b"")
+    machine, system = boot_demos(composition_name, 1, 4, ("hello", "forkexec"))
     system.spawn("/bin/forkexec", ["forkexec"], [])
     machine.run(predicate=lambda e: e.kind == "syscall" and e.data["name"] == "fork")
     return system

@@ -4,22 +4,16 @@ from pathlib import Path
 
 import pytest
 
-from fragments.linux.system import FRAGMENTS, boot_linux
+from fragments.linux.system import FRAGMENTS
 from fragments.runtime import composition
 from fragments.runtime.recut import RecutError
 from kernel_model.caps import MEM_W, MEM_X
-from kernel_model.machine import Machine
-
-DEMOS = Path(__file__).resolve().parents[2] / "demos" / "arm"
+from tests.demos import boot_demos
 
 
 def run(program, args=(), composition_name="monolithic", between=None, cores=2):
     """Output and status of ``program``; ``between(system)`` runs after 300 steps."""
-    machine = Machine(cores=cores, seed=5)
-    system = boot_linux(machine, composition_name)
-    for name in ("hello", program):
-        system.fs.add_file(f"/bin/{name}".encode(), (DEMOS / name).read_bytes())
-    machine.uart.feed(b"")
+    machine, system = boot_demos(composition_name, cores, 5, ("hello", program))
     pid = system.spawn(f"/bin/{program}", [program, *args], [])
     if between is not None:
         machine.run(max_steps=300)
@@ -112,10 +106,7 @@ BUSYBOX_SCRIPTS = [
 
 
 def run_busybox(script, composition_name="monolithic", between=None):
-    machine = Machine(cores=2, seed=2)
-    system = boot_linux(machine, composition_name)
-    system.fs.add_file(b"/bin/busybox", BUSYBOX.read_bytes())
-    machine.uart.feed(b"")
+    machine, system = boot_demos(composition_name, 2, 2, (), [(b"/bin/busybox", BUSYBOX.read_bytes())])
     pid = system.spawn("/bin/busybox", ["busybox", "sh", "-c", script], ["PATH=/bin"])
     if between is not None:
         machine.run(max_steps=400)

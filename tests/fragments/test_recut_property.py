@@ -2,27 +2,18 @@
 is lost or duplicated — every program gives its reference output and status, every frame
 is accounted for, and no capability or message is left dangling."""
 
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from fragments.linux.system import boot_linux
 from fragments.runtime.recut import RecutError
 from kernel_model import inspection
-from kernel_model.machine import Machine
+from tests.demos import boot_demos
 
-DEMOS = Path(__file__).resolve().parents[2] / "demos" / "arm"
 PROGRAMS = ("pipes", "forkexec")
 NAMES = ("loader", "syscalls", "pager", "process", "vfs", "console")
 
 
 def boot(seed=4):
-    machine = Machine(cores=2, seed=seed)
-    system = boot_linux(machine, "fragmented")
-    for name in ("hello", *PROGRAMS):
-        system.fs.add_file(f"/bin/{name}".encode(), (DEMOS / name).read_bytes())
-    machine.uart.feed(b"")
-    return machine, system
+    return boot_demos("fragmented", 2, seed, ("hello", *PROGRAMS))
 
 
 def run(program, operations):

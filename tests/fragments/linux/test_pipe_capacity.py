@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from fragments.linux.system import boot_linux
 from fragments.linux.vfs import PIPE_SIZE, Vfs
-from kernel_model.machine import Machine
+from tests.demos import boot_demos
 
 ROOT = Path(__file__).resolve().parents[3]
 BIGPIPE = ROOT / "demos" / "arm" / "bigpipe"
@@ -33,10 +32,7 @@ def run_in(composition_name: str, monkeypatch) -> tuple[bytes, int, list]:
         return answer
 
     monkeypatch.setattr(Vfs, "_pipe_write", watched)
-    machine = Machine(cores=2, seed=5)
-    system = boot_linux(machine, composition_name)
-    system.fs.add_file(b"/bin/bigpipe", BIGPIPE.read_bytes())
-    machine.uart.feed(b"")
+    machine, system = boot_demos(composition_name, 2, 5, ("bigpipe",))
     pid = system.spawn("/bin/bigpipe", ["bigpipe"], [])
     machine.run()
     assert machine.crashes == []

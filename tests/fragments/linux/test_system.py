@@ -1,22 +1,12 @@
 """The Linux system driven through its Python API (boot_linux / spawn), in each composition."""
 
-from pathlib import Path
-
 import pytest
 
-from fragments.linux.system import boot_linux
-from kernel_model.machine import Machine
-
-DEMOS = Path(__file__).resolve().parents[3] / "demos" / "arm"
+from tests.demos import boot_demos
 
 
 def boot(cores=2, seed=3, programs=("hello",), composition="monolithic"):
-    machine = Machine(cores=cores, seed=seed)
-    system = boot_linux(machine, composition)
-    for name in programs:
-        system.fs.add_file(f"/bin/{name}".encode(), (DEMOS / name).read_bytes())
-    machine.uart.feed(b"")
-    return machine, system
+    return boot_demos(composition, cores, seed, programs)
 
 
 def _frames_in_live_tasks(machine) -> set[int]:

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from fragments.linux.system import boot_linux
 from fragments.runtime.fragment import CODE
 from fragments.storage.dmcrypt import encrypt_image
 from kernel_model import disk as D
 from kernel_model.devices import DISK_LINE
-from kernel_model.machine import Machine
+
+from tests.demos import boot_demos
 
 from .conftest import (assert_clean, debugfs, debugfs_cat, decrypt_with_cryptography, make_image,
                        needs_e2fsprogs)
@@ -44,12 +44,8 @@ def image(tmp_path, tree) -> Path:
 
 
 def boot(composition="monolithic", cores=2):
-    machine = Machine(cores=cores, seed=7)
-    system = boot_linux(machine, composition)
-    if BUSYBOX.exists():
-        system.fs.add_file(b"/bin/busybox", BUSYBOX.read_bytes())
-    machine.uart.feed(b"")
-    return machine, system
+    files = [(b"/bin/busybox", BUSYBOX.read_bytes())] if BUSYBOX.exists() else []
+    return boot_demos(composition, cores, 7, (), files)
 
 
 def run(machine, system, *argv) -> tuple[int, bytes]:
