@@ -24,7 +24,7 @@ import errno
 from dataclasses import dataclass, field, replace
 
 from kernel_model.addrspace import MemoryFault
-from kernel_model.caps import MEM_R, MEM_RWX, MEM_W, MEM_X, OBJ_ALL, Fpage, selector
+from kernel_model.caps import MEM_R, MEM_RWX, MEM_W, MEM_X, Fpage
 from kernel_model.ipc_abi import PROTO_PAGE_FAULT, MsgTag
 
 from fragments.runtime.fragment import Fragment, operation
@@ -131,13 +131,8 @@ class Pager(Fragment, SyscallServer):
     def attach(self, pid):
         """Start serving ``pid`` (whose task capability the creator gave this fragment):
         make its page-fault gate and map it into the task at PAGER_SLOT."""
-        task = self.cap(("task", pid))
-        self.contexts[pid] = MemoryContext(pid, task)
-        gate = self.kernel.create_gate(f"pf.{pid}")
-        self.runtime.endpoint(self, gate, lambda result: self._fault(pid, result))
-        self.hold(("gate", pid), gate)
-        self.runtime.give(gate, task, OBJ_ALL, PAGER_SLOT)
-        return selector(PAGER_SLOT)
+        self.contexts[pid] = MemoryContext(pid, self.cap(("task", pid)))
+        return self.client_gate(pid, "pf", PAGER_SLOT, lambda result: self._fault(pid, result))
 
     @operation
     def detach(self, pid):
@@ -145,10 +140,7 @@ class Pager(Fragment, SyscallServer):
         context = self.contexts.pop(pid, None)
         if context is not None:
             self._release(context)
-        for endpoint in [e for e in self.runtime.endpoints_of(self) if e.obj is self.caps.get(("gate", pid))]:
-            self.runtime.close_endpoint(endpoint)
-        self.drop(("gate", pid))
-        self.drop(("task", pid))
+        self.forget_client(pid)
 
     def _fault(self, pid: int, result) -> MsgTag | None:
         context = self.contexts.get(pid)

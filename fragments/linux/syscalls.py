@@ -25,7 +25,6 @@ import errno
 from dataclasses import dataclass
 
 from kernel_model import ipc
-from kernel_model.caps import OBJ_ALL, selector
 from kernel_model.ipc_abi import (EC_DABT, EC_IABT, EC_SVC32, EXC_CPSR, EXC_PC, EXC_WORDS,
                                   PROTO_EXCEPTION, MsgTag)
 
@@ -103,7 +102,6 @@ class Syscalls(Fragment):
     def __init__(self, runtime):
         super().__init__(runtime)
         self.pending: dict[int, Pending] = {}     # pid -> its deferred call
-        self.gates: dict[int, object] = {}        # pid -> endpoint of its exception gate
         self.wake = None                          # endpoint of the completion Irq
         self.strace = None                        # callable(pid, line) or None (observer)
         self.peek = None                          # callable(pid, address, n) for strace
@@ -117,14 +115,9 @@ class Syscalls(Fragment):
     def attach(self, pid):
         """Make ``pid``'s exception gate and map it into its task (at EXC_SLOT); forget
         the processes that ended."""
-        for old in [p for p in self.gates if not getattr(self.caps.get(("task", p)), "alive", False)]:
+        for old in [p for p in self.client_gates if not getattr(self.caps.get(("task", p)), "alive", False)]:
             self.detach(old)
-        k, task = self.runtime.kernel, self.cap(("task", pid))
-        gate = k.create_gate(f"exc.{pid}")
-        self.gates[pid] = self.runtime.endpoint(self, gate, lambda r: self._exception(pid, r))
-        self.hold(("gate", pid), gate)
-        self.runtime.give(gate, task, OBJ_ALL, EXC_SLOT)
-        return selector(EXC_SLOT)
+        return self.client_gate(pid, "exc", EXC_SLOT, lambda r: self._exception(pid, r))
 
     def launch(self, pid: int) -> None:
         """A new process: its exception gate from the replica of its core, then it runs."""
@@ -133,12 +126,8 @@ class Syscalls(Fragment):
 
     @operation
     def detach(self, pid):
-        endpoint = self.gates.pop(pid, None)
-        if endpoint is not None:
-            self.runtime.close_endpoint(endpoint)
         self.pending.pop(pid, None)
-        self.drop(("gate", pid))
-        self.drop(("task", pid))
+        self.forget_client(pid)
 
     # --- exceptions ---------------------------------------------------------------------
     def _exception(self, pid: int, result) -> MsgTag | None:

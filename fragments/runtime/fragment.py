@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 
-from kernel_model.caps import MEM_R, MEM_RWX, MEM_W, MEM_X
+from kernel_model.caps import MEM_R, MEM_RWX, MEM_W, MEM_X, OBJ_ALL, selector
 
 PAGE = 4096
 EPOCH = 1_700_000_000          # modeled wall clock at boot, seconds
@@ -50,6 +50,7 @@ class Fragment:
         self.secrets: dict[int, str] = {}   # vpn -> name of the secret the page holds
         self.caps: dict[object, object] = {}   # key -> kernel object it holds a capability to
         self.replica_core: int | None = None   # the core of a per-core replica
+        self.client_gates: dict[int, object] = {}   # client -> endpoint of the gate it calls
 
     @property
     def label(self) -> str:
@@ -107,6 +108,25 @@ class Fragment:
         composition leaves the peer out)."""
         if self.runtime.instances.get(peer):
             self.runtime.instance(peer, core).hold(key, obj)
+
+    def client_gate(self, client: int, name: str, slot: int, handler) -> int:
+        """A gate for one client task (whose capability this fragment holds as ("task",
+        client)), served by ``handler(result)`` on this fragment's thread and mapped into
+        the client's task at ``slot``; returns its selector there. Derived from the root,
+        the client's capability survives this fragment's moves."""
+        gate = self.runtime.kernel.create_gate(f"{name}.{client}")
+        self.client_gates[client] = self.runtime.endpoint(self, gate, handler)
+        self.hold(("gate", client), gate)
+        self.runtime.give(gate, self.cap(("task", client)), OBJ_ALL, slot)
+        return selector(slot)
+
+    def forget_client(self, client: int) -> None:
+        """Close the client's gate and drop the capabilities kept for it."""
+        endpoint = self.client_gates.pop(client, None)
+        if endpoint is not None:
+            self.runtime.close_endpoint(endpoint)
+        self.drop(("gate", client))
+        self.drop(("task", client))
 
     def drop(self, key) -> None:
         obj = self.caps.pop(key, None)
