@@ -17,6 +17,7 @@ from .commands import CommandError, command, number
 from .stats import format_stats
 
 INFO_TOPICS = "{cores|tasks|threads|fragments|irqs|queues|bindings|caps|mem|breakpoints}"
+SNAPSHOT_TOPICS = ("cores", "threads", "irqs", "queues")   # those read kernel_model.inspection
 
 
 def table(rows: list[tuple], header: tuple) -> str:
@@ -53,7 +54,7 @@ def _info(dbg, args):
         raise CommandError(f"usage: info {INFO_TOPICS.strip('{}')}")
     topic, rest = args[0], args[1:]
     machine, system = dbg.session.machine, dbg.session.system
-    snap = inspection.snapshot(machine)
+    snap = inspection.snapshot(machine) if topic in SNAPSHOT_TOPICS else None
     if topic == "cores":
         return table([(c.index, f"{c.now:,}", f"{machine.cores[c.index].instructions:,}", c.current or "-",
                        " ".join(c.runq) or "-") for c in snap.cores],
