@@ -331,11 +331,14 @@ class Runtime:
 
     def move(self, fragment: Fragment, host: Host) -> None:
         """Move ``fragment`` into ``host``: a new server thread there (the old one, quiet,
-        is killed; windows it called through go), its pages granted at the same addresses
+        is killed; windows it called through go, and so do windows between it and
+        fragments of ``host``, now direct calls), its pages granted at the same addresses
         (rights narrowed to W^X in a W^X host; children, such as the pages a pager lent,
         stay attached), its endpoints re-bound to the new thread. Capabilities follow in
         ``rewire``."""
         old = fragment.host
+        self.drop_windows(lambda w: w.caller is fragment.server
+                          or (w.callee is fragment and w.caller.host is host))
         old.fragments.remove(fragment)
         fragment.host = host
         host.fragments.append(fragment)
@@ -343,7 +346,6 @@ class Runtime:
         # the implicit reply capability moves too (a deferred call's caller still waits on it)
         fragment.server.thread.reply_to, old_server.thread.reply_to = old_server.thread.reply_to, None
         old_server.stop()
-        self.drop_windows(lambda w: w.caller is old_server)
         for vpn, rights in sorted(fragment.pages.items()):
             node = old.task.space.lookup(vpn << 12)
             if node is not None:
