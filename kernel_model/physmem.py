@@ -6,6 +6,8 @@ Invariants:
 - Frames are handed out lowest number first and returned to a sorted free set, so the
   frame an allocation gets depends only on the order of allocations (determinism).
 - Frame 0 is never handed out: a frame number of 0 always means "none" in a debugger view.
+- The buffer is a private mapping: a copy of the process (fork, as l4shell's checkpoints
+  make) has RAM of its own.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class PhysicalMemory:
             raise ValueError(f"RAM size must be a multiple of 4 KiB and at least 64 KiB, not {size}")
         self.size = size
         self.frame_count = size // PAGE_SIZE
-        self._buffer = mmap.mmap(-1, size)
+        self._buffer = mmap.mmap(-1, size, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
         self._view = memoryview(self._buffer)
         self.base = ctypes.addressof(ctypes.c_char.from_buffer(self._buffer))
         self._free = list(range(1, self.frame_count))  # already a heap: sorted

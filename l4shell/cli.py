@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from pathlib import Path
 
 from fragments.linux.elf import ExecFormatError
@@ -35,11 +36,32 @@ def add_system_options(parser, cores: int = 2) -> None:
     parser.add_argument("--seed", type=int, default=0)
 
 
+def add_checkpoint_option(parser) -> None:
+    from l4shell.checkpoints import INTERVAL, KEEP
+    parser.add_argument("--no-checkpoints", action="store_true",
+                        help="go back by re-executing from boot, without frozen copies of the process "
+                             "(they cost memory; going back is slower without them)")
+    parser.add_argument("--checkpoint-interval", type=_positive_seconds, default=INTERVAL, metavar="SECONDS",
+                        help=f"host seconds of running between checkpoints (default {INTERVAL}; "
+                             f"the {KEEP} kept are spread over the history)")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"a positive number of seconds expected, got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="l4shell", description=__doc__.splitlines()[0],
                                      epilog="Without a command: the interactive shell.")
     add_system_options(parser)
     add_disk_options(parser)
+    add_checkpoint_option(parser)
     parser.set_defaults(handler=cmd_shell)
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run a static ARM Linux program on the model")
@@ -61,10 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
     script.add_argument("--record", action="store_true",
                         help="write the trace digest of a successful run into the file")
     script.add_argument("file", metavar="FILE.l4s")
+    add_checkpoint_option(script)
     script.set_defaults(handler=cmd_script)
     shell = sub.add_parser("shell", help="the interactive shell (also: no command at all)")
     add_system_options(shell)
     add_disk_options(shell)
+    add_checkpoint_option(shell)
     shell.set_defaults(handler=cmd_shell)
     add_disk_parser(sub)
     add_analysis_parsers(sub)
@@ -84,21 +108,65 @@ def _debugger(args):
 
 def cmd_script(args) -> int:
     from l4shell.script import run_script
-    return run_script(_debugger(args), args.file, args.check, record=args.record)
+    return _checkpointed(args, lambda dbg: run_script(dbg, args.file, args.check, record=args.record))
 
 
 def cmd_shell(args) -> int:
     from l4shell.shell import run_shell
-    return run_shell(_debugger(args))
+    return _checkpointed(args, run_shell)
+
+
+def _checkpointed(args, run) -> int:
+    """Boot and ``run(dbg)`` (the shell or a script) with checkpoints for going back
+    (``checkpoints``): this process becomes the anchor and never returns here; the live
+    process, and any resumed later, end the session in ``Checkpoints.finish``."""
+    from l4shell.checkpoints import Checkpoints
+    dbg = _debugger(args)
+    checkpoints = None if args.no_checkpoints else Checkpoints.anchor(interval=args.checkpoint_interval)
+    if checkpoints is None:
+        return run(dbg)
+    dbg.session.checkpoints = checkpoints
+    checkpoints.resume = lambda message: _carry_on(dbg, message)
+    status = 1
+    try:
+        status = run(dbg)
+    except BrokenPipeError:
+        status = _reader_left()
+    except Exception:
+        traceback.print_exc()
+    finally:
+        dbg.session.close()
+        checkpoints.finish(status)
+
+
+def _carry_on(dbg, message: dict) -> int:
+    """In a process resumed from a checkpoint: answer the command that went back, then go
+    on with the shell or the script where it was."""
+    from l4shell.script import run_script
+    from l4shell.shell import run_shell
+    answered = dbg.resume(message)
+    kind, *where = message["loop"]
+    if kind == "script":
+        path, check, record, index = where
+        status = run_script(dbg, path, check, record=record, start=index, answered=answered)
+    else:
+        status = run_shell(dbg, answered=answered)
+    dbg.session.close()
+    return status
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except BrokenPipeError:            # `l4shell … | head`: the reader left; no traceback
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    except BrokenPipeError:
+        return _reader_left()
+
+
+def _reader_left() -> int:
+    """`l4shell … | head`: the reader left; no traceback, the status of SIGPIPE."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 141
 
 
 def _error(message: str, status: int) -> int:

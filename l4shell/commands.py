@@ -86,14 +86,20 @@ def execute(dbg, line: str) -> Result:
     dbg.last_stop = None
     dbg.history.append(line)
     dbg.raw = line.strip().split(None, 1)[1] if len(line.split(None, 1)) > 1 else ""  # unparsed (EXPR)
+    return answer(dbg, lambda: cmd.run(dbg, args), keep_last=cmd.name in KEEP_LAST_OUTPUT)
+
+
+def answer(dbg, run: Callable[[], str | None], keep_last: bool = False) -> Result:
+    """Run a command's body: the program output it caused, then its own text; a user's
+    mistake is one line. ``keep_last``: the output does not become ``dbg.last_output``."""
     try:
-        text = cmd.run(dbg, args) or ""
+        text = run() or ""
         ok = True
     except (CommandError, SessionError) as error:
         text, ok = f"error: {error}", False
     output = dbg.session.take_output().decode(errors="replace")
     joined = text if not output else (output if not text else f"{output.rstrip(chr(10))}\n{text}")
-    if cmd.name not in KEEP_LAST_OUTPUT:
+    if not keep_last:
         dbg.last_output = joined
     return Result(joined, ok, dbg.last_stop)
 

@@ -5,18 +5,21 @@ fragment operations, conditions) or per step (watchpoints compare memory). An ad
 breakpoint needs instruction granularity, so while one is enabled the machine runs in
 single-step mode (one instruction per ARM quantum): slower, exact. Going back re-executes
 the session (``Session.goto_step``); breakpoints are not part of the model and survive it.
+When it goes back through a checkpoint, another process carries on: ``handover`` says what
+it needs (the breakpoints, the command being answered, ``loop``: where the shell or script
+was) and ``resume`` there answers the command.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from capstone import CS_ARCH_ARM, CS_MODE_ARM, CS_MODE_THUMB, Cs
 
 from kernel_model.addrspace import MemoryFault
 from kernel_model.arm import PC as PC_REG
 
-from .commands import CommandError, command, count, number
+from .commands import CommandError, Result, answer, command, count, number
 from .expr import ExprError, compile_expr
 from .session import Session, Stop
 
@@ -31,7 +34,8 @@ class Breakpoint:
     number: int
     kind: str                  # addr | syscall | ipc | pf | irq | fragment | watch
     what: str                  # as the user wrote it
-    test: object               # event -> bool (None for watch)
+    test: object               # event -> bool (None for watch), made from kind and spec
+    spec: tuple = ()           # the words after an event kind
     task: str = ""
     address: int = 0
     length: int = 0
@@ -60,6 +64,7 @@ class Debugger:
     interrupted: object = staticmethod(lambda: False)     # Ctrl-C in the shell, Stop in the TUI
     narrate: object = staticmethod(lambda text: None)     # the TUI shows narration in a panel
     pause: object = staticmethod(lambda: None)            # batch: nothing to wait for
+    loop: tuple = ()               # where the shell or a script is, for a resumed process
     _next_number: int = 1
 
     # --- stopping ---------------------------------------------------------------------
@@ -113,6 +118,28 @@ class Debugger:
                 session._act("single_step", False)
         self.last_stop = result
         return result
+
+    # --- going back through a checkpoint ----------------------------------------------------
+    def handover(self, travel) -> dict:
+        """What a process resumed from a checkpoint needs to answer the command and carry on."""
+        return {"travel": travel, "loop": self.loop, "history": self.history, "strace": self.session.strace_on,
+                "breakpoints": [replace(b, test=None, cond=None) for b in self.breakpoints],
+                "next_number": self._next_number}
+
+    def resume(self, message: dict) -> Result:
+        """In the resumed process: replay to the target, take over the user's state, answer."""
+        self.session.replay(message["log"], message["steps"])
+        self.session.set_strace(message["strace"])
+        self.history, self._next_number = message["history"], message["next_number"]
+        self.breakpoints = [_armed(b) for b in message["breakpoints"]]
+        return answer(self, lambda: self.arrive(message["travel"]))
+
+    def arrive(self, travel) -> str:
+        if travel.stepi:
+            self.session.stepi(travel.stepi)
+        event = self.session.machine.trace.events[travel.event] if travel.event is not None else None
+        self.last_stop = Stop(travel.reason, event)
+        return self.where(self.last_stop)
 
     # --- where ----------------------------------------------------------------------------
     def where(self, stop: Stop | None = None) -> str:
@@ -236,16 +263,25 @@ def _finish(dbg, args):
 
 
 # --- going back ------------------------------------------------------------------------------
-def _back_to_step(dbg, target: int) -> str:
-    dbg.session.goto_step(max(target, 0))
-    dbg.last_stop = Stop("reverse")
-    return dbg.where(dbg.last_stop)
+@dataclass(frozen=True)
+class Travel:
+    """Where a going-back command goes: ``steps`` machine steps from boot, then ``stepi``
+    instructions; the stop it shows (``event``: the number of the event to show)."""
+    steps: int
+    reason: str
+    event: int | None = None
+    stepi: int = 0
+
+
+def _travel(dbg, travel: Travel) -> str:
+    dbg.session.goto_step(travel.steps, handover=lambda: dbg.handover(travel))
+    return dbg.arrive(travel)
 
 
 @command("reverse-step", "reverse-step [N]", "go back N machine steps (by deterministic re-execution)",
          aliases=("rs",))
 def _reverse_step(dbg, args):
-    return _back_to_step(dbg, dbg.session.steps - count(args))
+    return _travel(dbg, Travel(max(dbg.session.steps - count(args), 0), "reverse"))
 
 
 @command("reverse-stepi", "reverse-stepi [N]", "go back N ARM instructions", aliases=("rsi",))
@@ -254,20 +290,8 @@ def _reverse_stepi(dbg, args):
     target = session.machine.instructions() - count(args)
     if target < 0:
         raise CommandError("not that many instructions have run")
-    _replay_to_instructions(session, target)
-    dbg.last_stop = Stop("reverse")
-    return dbg.where(dbg.last_stop)
-
-
-def _replay_to_instructions(session: Session, target: int) -> None:
-    """Re-execute, single-stepping from the last step boundary before ``target``."""
-    history = list(session.log)
-    session._replay(lambda: session.machine.instructions() >= target)
-    if session.machine.instructions() > target:       # overshot inside a quantum
-        session.log = history
-        boundary = session.steps - 1
-        session.goto_step(boundary)
-        session.stepi(target - session.machine.instructions())
+    steps = session.step_of_instructions(target)
+    return _travel(dbg, Travel(steps, "reverse", stepi=target - session.marks[1][steps]))
 
 
 @command("reverse-next", "reverse-next KIND", "go back to the previous event of that kind",
@@ -281,24 +305,21 @@ def _reverse_next(dbg, args):
     earlier = [e for e in trace[:-1] if e.kind in kinds and e.seq < last]
     if not earlier:
         raise CommandError(f"no earlier {args[0]} event")
-    dbg.session.goto_event(earlier[-1].seq)
-    dbg.last_stop = Stop("reverse", dbg.session.machine.trace.events[earlier[-1].seq])
-    return dbg.where(dbg.last_stop)
+    seq = earlier[-1].seq
+    return _travel(dbg, Travel(dbg.session.step_of_event(seq), "reverse", seq))
 
 
 @command("reverse-continue", "reverse-continue", "go back to the last breakpoint hit, or to boot",
          aliases=("rc",))
 def _reverse_continue(dbg, args):
     session = dbg.session
-    stop_test = dbg._stop_test()
-    hits = [e.seq for e in session.machine.trace.events[:-1] if stop_test(e)]
+    armed = [b for b in dbg.breakpoints if b.enabled and b.test is not None]
+    before = session.marks[0][session.steps - 1] if session.steps else 0   # events of earlier steps
+    hits = [e.seq for e in session.machine.trace.events[:before]
+            if any(b.test(e) and (b.cond is None or b.cond(e)) for b in armed)]
     if hits:
-        session.goto_event(hits[-1])
-        dbg.last_stop = Stop("reverse", session.machine.trace.events[hits[-1]])
-    else:
-        session.goto_step(0)
-        dbg.last_stop = Stop("reverse: boot")
-    return dbg.where(dbg.last_stop)
+        return _travel(dbg, Travel(session.step_of_event(hits[-1]), "reverse", hits[-1]))
+    return _travel(dbg, Travel(0, "reverse: boot"))
 
 
 @command("goto", "goto EVENT", "re-execute to just after event number EVENT")
@@ -306,12 +327,24 @@ def _goto(dbg, args):
     if not args:
         raise CommandError("usage: goto EVENT")
     seq = number(args[0].lstrip("#"), "an event number")
-    dbg.session.goto_event(seq)
-    dbg.last_stop = Stop("goto", dbg.session.machine.trace.events[seq])
-    return dbg.where(dbg.last_stop)
+    return _travel(dbg, Travel(dbg.session.step_of_event(seq), "goto", seq))
 
 
 # --- breakpoints --------------------------------------------------------------------------------
+def _test_of(bp: Breakpoint):
+    if bp.kind == "watch":
+        return None
+    if bp.kind == "addr":
+        return (lambda e, a=bp.address, t=bp.task: e.kind == "quantum" and e.data.get("pc") == a
+                and (not t or e.task == t))
+    return _event_test(bp.kind, list(bp.spec))
+
+
+def _armed(bp: Breakpoint) -> Breakpoint:
+    """A carried breakpoint (plain data) with its tests made again."""
+    return replace(bp, test=_test_of(bp), cond=compile_expr(bp.condition) if bp.condition else None)
+
+
 def _event_test(kind: str, spec: list[str]):
     if kind == "syscall":
         if not spec:
@@ -363,14 +396,13 @@ def _break(dbg, args):
     except ExprError as error:
         raise CommandError(str(error)) from None
     if args[0] in ("syscall", "ipc", "pf", "irq", "fragment"):
-        kind, what, test, task, address = args[0], " ".join(args[1:]), _event_test(args[0], args[1:]), "", 0
+        kind, what, spec, task, address = args[0], " ".join(args[1:]), tuple(args[1:]), "", 0
     else:
-        kind, address = "addr", number(args[0], "an address or a kind")
+        kind, spec, address = "addr", (), number(args[0], "an address or a kind")
         task = args[1] if len(args) > 1 else ""
         what = f"{address:#x}" + (f" in {task}" if task else "")
-        test = (lambda e, a=address, t=task: e.kind == "quantum" and e.data.get("pc") == a
-                and (not t or e.task == t))
-    bp = Breakpoint(dbg._next_number, kind, what, test, task, address, condition=condition, cond=cond)
+    bp = Breakpoint(dbg._next_number, kind, what, None, spec, task, address, condition=condition, cond=cond)
+    bp.test = _test_of(bp)
     dbg._next_number += 1
     dbg.breakpoints.append(bp)
     return f"breakpoint {bp.number}: {kind} {what}"
@@ -385,7 +417,7 @@ def _watch(dbg, args):
     if task is None:
         raise CommandError(f"no task {args[0]!r}")
     address, length = number(args[1], "an address"), number(args[2], "a length") if len(args) > 2 else 4
-    bp = Breakpoint(dbg._next_number, "watch", f"{task.name} {address:#x}+{length}", None, task.name,
+    bp = Breakpoint(dbg._next_number, "watch", f"{task.name} {address:#x}+{length}", None, (), task.name,
                     address, length)
     bp.last = dbg._peek(task.name, address, length)
     dbg._next_number += 1
@@ -466,8 +498,12 @@ def _boot(dbg, args):
             value = number(value, field_name)
         options = replace(options, **{field_name: value})
     try:
-        dbg.session = Session(options)
+        session = Session(options)
     except ValueError as error:
         raise CommandError(str(error)) from None
+    session.checkpoints, checkpoints = dbg.session.checkpoints, dbg.session.checkpoints
+    if checkpoints is not None:
+        checkpoints.discard(0)              # copies of the old system
+    dbg.session = session
     o = options
     return f"booted: composition {o.composition}, {o.cores} cores, seed {o.seed}"

@@ -16,7 +16,7 @@ from kernel_model.caps import mem_rights_str, obj_rights_str
 from .commands import CommandError, command, number
 from .stats import format_stats
 
-INFO_TOPICS = "{cores|tasks|threads|fragments|irqs|queues|bindings|caps|mem|breakpoints}"
+INFO_TOPICS = "{cores|tasks|threads|fragments|irqs|queues|bindings|caps|mem|breakpoints|checkpoints}"
 SNAPSHOT_TOPICS = ("cores", "threads", "irqs", "queues")   # those read kernel_model.inspection
 
 
@@ -47,7 +47,7 @@ def _fragments_of(dbg) -> dict[str, list[str]]:
     return out
 
 
-@command("info", "info cores|tasks|threads|fragments|irqs|queues|bindings|caps TASK|mem TASK|breakpoints",
+@command("info", "info cores|tasks|threads|fragments|irqs|queues|bindings|caps TASK|mem TASK|breakpoints|checkpoints",
          "show model state", complete=(INFO_TOPICS, "task"), aliases=("i",))
 def _info(dbg, args):
     if not args:
@@ -120,6 +120,12 @@ def _info(dbg, args):
         return table(rows, ("range", "rights", "pages", "frames", "fragment"))
     if topic == "breakpoints":
         return "\n".join(b.describe() for b in dbg.breakpoints) or "no breakpoints"
+    if topic == "checkpoints":
+        checkpoints = dbg.session.checkpoints
+        if checkpoints is None:
+            return "no checkpoints: going back re-executes from boot"
+        return table([(p.steps, p.pid) for p in checkpoints.points], ("step", "frozen process")) \
+            if checkpoints.points else f"no checkpoint yet (one is taken every {checkpoints.interval} s of running)"
     raise CommandError(f"unknown topic {topic!r} (info {INFO_TOPICS.strip('{}')})")
 
 

@@ -72,18 +72,24 @@ def write_digest(path: str, digest: str) -> None:
     Path(path).write_text("\n".join(lines + [f"{DIGEST_MARK} {digest}"]) + "\n")
 
 
-def run_script(dbg, path: str, check: bool = False, out=sys.stdout, record: bool = False) -> int:
+def run_script(dbg, path: str, check: bool = False, out=sys.stdout, record: bool = False,
+               start: int = 0, answered=None) -> int:
     """Play a script in batch, printing a transcript; 0 if every command succeeded (and,
     with ``check``, the trace digest matches the recorded one), else 1. ``record`` writes
-    the digest of a successful run into the file."""
+    the digest of a successful run into the file. A process resumed from a checkpoint
+    carries on at line index ``start``, whose command is ``answered`` already."""
     try:
         lines, digest = script_lines(path)
     except OSError as error:
         print(f"l4shell: {path}: {error.strerror}", file=sys.stderr)
         return 2
-    for number, line in enumerate(lines, 1):
-        print(f"(l4) {line}", file=out)
-        result = execute(dbg, line)
+    for number, line in enumerate(lines[start:], start + 1):
+        if answered is not None and number == start + 1:
+            result = answered
+        else:
+            print(f"(l4) {line}", file=out)
+            dbg.loop = ("script", path, check, record, number - 1)
+            result = execute(dbg, line)
         if result.text:
             print(result.text, file=out)
         if not result.ok:

@@ -4,11 +4,15 @@ The shell, ``l4shell script`` and the TUI all drive a ``Session``; none keeps mo
 of its own. Everything that changes the model from outside — starting a program, typed
 input, re-cutting, switching single-step mode — is an *action*, applied between machine
 steps and logged with the number of steps done before it. Going back (reverse stepping,
-``goto``) re-executes: a fresh boot with the same options, the logged actions replayed at
-their step counts. Determinism makes the replay land on the same state, event for event.
+``goto``) re-executes: from the latest checkpoint before the target when the session has
+``checkpoints`` (frozen copies of the process, see ``checkpoints``), else from a fresh boot
+with the same options; the logged actions are replayed at their step counts. Determinism
+makes the replay land on the same state, event for event.
 
 Invariants:
 - ``steps`` counts machine steps since boot; ``log`` is ordered by step count.
+- ``marks`` holds, for every step count s up to ``steps``, the trace length and the
+  instruction count after s steps: an event or an instruction maps to the step that made it.
 - Program output (the console) is collected in ``output`` until the caller takes it.
 - A disk image is used through a private copy taken at the start, fresh for every boot,
   so a replay sees the same bytes; the user's image file is never written.
@@ -16,10 +20,13 @@ Invariants:
 
 from __future__ import annotations
 
+import glob
 import os
 import shutil
 import tempfile
 import weakref
+from array import array
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -74,6 +81,8 @@ class Session:
         self.pids: list[int] = []
         self.names: dict[int, str] = {}
         self.strace_on = False
+        self.checkpoints = None                      # a Checkpoints, set by the shell or script
+        self._cleanup = None
         self._pristine = self._keep_image()
         self._boot()
 
@@ -90,8 +99,13 @@ class Session:
             raise SessionError(f"{self.options.disk}: {error.strerror}") from None
         finally:
             keep.close()
-        weakref.finalize(self, _remove, keep.name, keep.name + ".run")
+        self._cleanup = weakref.finalize(self, _remove_copies, keep.name)
         return keep.name
+
+    def close(self) -> None:
+        """Remove the private copies of the disk image now (else at exit)."""
+        if self._cleanup is not None:
+            self._cleanup()
 
     def _boot(self) -> None:
         o = self.options
@@ -100,6 +114,7 @@ class Session:
         except ValueError as error:
             raise SessionError(str(error)) from None
         self.system = boot_linux(self.machine, o.composition)
+        self.marks = (array("Q"), array("Q"))        # trace length, instructions: after s steps
         if self._pristine is not None:
             from .disk import attach_disk
             working = self._pristine + ".run"
@@ -113,6 +128,11 @@ class Session:
         for path in sorted(DEMOS.iterdir()):
             if path.is_file() and not path.suffix and path.stat().st_mode & 0o111:
                 self.system.fs.add_file(f"/bin/{path.name}".encode(), path.read_bytes())
+        self._mark()
+
+    def _mark(self) -> None:
+        self.marks[0].append(len(self.machine.trace))
+        self.marks[1].append(self.machine.instructions())
 
     def _console(self, data: bytes) -> None:
         if not self._muted:
@@ -182,6 +202,12 @@ class Session:
         events = self.machine.step()
         if events is not None:
             self.steps += 1
+            self._mark()
+            checkpoints = self.checkpoints
+            if checkpoints is not None and checkpoints.due():
+                message = checkpoints.take(self.steps, *self._disk_keeper())
+                if message is not None:          # a later, resumed process: carry on
+                    checkpoints.finish(checkpoints.resume(message))
         return events
 
     def run(self, stop: Callable[[object], str | None] | None = None, max_steps: int | None = None,
@@ -225,22 +251,38 @@ class Session:
         return sum(c.instructions for c in cores)
 
     # --- going back -----------------------------------------------------------------------
-    def goto_step(self, target: int) -> None:
-        """Re-execute from boot to ``target`` steps (actions replayed at their counts)."""
-        if target < 0:
-            raise SessionError("cannot go back before boot")
-        self._replay(lambda: self.steps >= target)
-
-    def goto_event(self, seq: int) -> None:
-        """Re-execute from boot to the end of the step that made event ``seq``."""
+    def step_of_event(self, seq: int) -> int:
+        """The step count just after the step that made event ``seq``."""
         if not 0 <= seq < len(self.machine.trace):
             raise SessionError(f"no event #{seq} (the trace has {len(self.machine.trace)} events)")
-        self._replay(lambda: len(self.machine.trace) > seq)
+        return bisect_right(self.marks[0], seq)
 
-    def _replay(self, reached: Callable[[], bool]) -> None:
+    def step_of_instructions(self, count: int) -> int:
+        """The last step count at which at most ``count`` instructions had run."""
+        return bisect_right(self.marks[1], count) - 1
+
+    def goto_step(self, target: int, handover: Callable[[], dict] | None = None) -> None:
+        """Re-execute to ``target`` steps (actions replayed at their counts). With
+        checkpoints and a ``handover`` (what the resumed process needs to carry on, see
+        ``checkpoints``), from the latest checkpoint before it: this process ends there."""
+        if target < 0:
+            raise SessionError("cannot go back before boot")
+        point = self.checkpoints.before(target) if self.checkpoints and handover else None
+        if point is not None:
+            self.checkpoints.restore(point, {"log": self.log, "steps": target, **handover()})
         pending = list(self.log)
         self.log, self.steps, self.pids, self.names = [], 0, [], {}
         self._boot()
+        self.replay(pending, target)
+
+    def goto_event(self, seq: int, handover: Callable[[], dict] | None = None) -> None:
+        """Re-execute to the end of the step that made event ``seq``."""
+        self.goto_step(self.step_of_event(seq), handover)
+
+    def replay(self, log: list[Action], target: int) -> None:
+        """Step from here to ``target`` steps, applying the actions of ``log``: the log of
+        a history that this session's ``log`` begins (a checkpoint of it, or a boot)."""
+        pending = log[len(self.log):]
         self._muted = True
         try:
             while True:
@@ -248,14 +290,30 @@ class Session:
                     action = pending.pop(0)
                     self.log.append(action)
                     self._apply(action.kind, action.args)
-                if reached() or self.step() is None:
+                if self.steps >= target or self.step() is None:
                     break
         finally:
             self._muted = False
 
+    def _disk_keeper(self) -> tuple:
+        """``save``/``load`` for a checkpoint: the working disk image, outside the model."""
+        if self._pristine is None:
+            return ()
+        working = self._pristine + ".run"
+        return (lambda pid: shutil.copyfile(working, f"{working}.{pid}"),
+                lambda pid: _copy_into(f"{working}.{pid}", working))
 
-def _remove(*paths: str) -> None:
-    for path in paths:
+
+def _copy_into(source: str, target: str) -> None:
+    """Overwrite ``target`` in place (the disk device keeps it open)."""
+    with open(source, "rb") as data, open(target, "r+b") as out:
+        shutil.copyfileobj(data, out)
+        out.truncate()
+
+
+def _remove_copies(pristine: str) -> None:
+    """The pristine copy, the working copy and the checkpoints' copies of the image."""
+    for path in [pristine, *glob.glob(glob.escape(pristine) + ".run*")]:
         try:
             os.unlink(path)
         except OSError:

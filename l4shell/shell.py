@@ -45,8 +45,9 @@ def _quit(dbg, args):
     raise SystemExit(0)
 
 
-def run_shell(dbg, input=None, output=None) -> int:
-    """The read-eval-print loop (``input``/``output``: prompt_toolkit pipes, for tests)."""
+def run_shell(dbg, input=None, output=None, answered=None) -> int:
+    """The read-eval-print loop (``input``/``output``: prompt_toolkit pipes, for tests). A
+    process resumed from a checkpoint carries on with the ``answered`` command's result."""
     history = InMemoryHistory() if input is not None else _file_history()
     prompt = PromptSession(history=history, completer=_Completer(dbg), input=input, output=output,
                            complete_while_typing=False)
@@ -54,7 +55,11 @@ def run_shell(dbg, input=None, output=None) -> int:
     dbg.interrupted = lambda: stop["flag"]
     dbg.pause = lambda: prompt.prompt("(press Enter) ")
     write = (lambda text: output.write(text + "\n")) if output is not None else print
-    write(BANNER)
+    dbg.loop = ("shell",)
+    if answered is None:
+        write(BANNER)
+    elif answered.text:
+        write(answered.text)
     while True:
         try:
             line = prompt.prompt("(l4) ")
