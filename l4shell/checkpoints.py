@@ -14,7 +14,8 @@ Roles and invariants:
 - The *anchor* (``Checkpoints.anchor``: the process the user started) only waits and
   exits with the session's status once the last live process has written it, so the
   user's terminal gets its prompt back only at the end. It and frozen copies ignore
-  Ctrl-C, which is meant for the live process.
+  Ctrl-C, which is meant for the live process; a resumed process starts ignoring it too,
+  until ``resume`` has replayed and restores the handler.
 - ``points`` lists the live process's checkpoints, oldest first, each a frozen process
   with the write end of its pipe. A frozen copy exits when its pipe reaches end of file:
   when the live process that could resume it (and every younger copy, which holds the pipe
@@ -126,8 +127,7 @@ class Checkpoints:
             read, write = os.pipe()
             child = os.fork()
             if child == 0:
-                os.close(read)
-                signal.signal(signal.SIGINT, signal.default_int_handler)
+                os.close(read)                   # Ctrl-C stays ignored: ``resume`` decides
                 self.points.append(Point(steps, me, write))
                 self._thin()
                 self._last = time.monotonic()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -145,6 +146,7 @@ def _carry_on(dbg, message: dict) -> int:
     from l4shell.script import run_script
     from l4shell.shell import run_shell
     answered = dbg.resume(message)
+    signal.signal(signal.SIGINT, signal.default_int_handler)    # ignored while frozen
     kind, *where = message["loop"]
     if kind == "script":
         path, check, record, index = where
