@@ -17,10 +17,10 @@ Roles and invariants:
   Ctrl-C, which is meant for the live process; a resumed process starts ignoring it too,
   until ``resume`` has replayed and restores the handler.
 - ``points`` lists the live process's checkpoints, oldest first, each a frozen process
-  with the write end of its pipe. A frozen copy exits when its pipe reaches end of file:
-  when the live process that could resume it (and every younger copy, which holds the pipe
-  too) is gone. So closing a pipe discards a checkpoint, and the end of the session (or
-  a crash) discards them all.
+  with the write end of its pipe. Younger copies hold that pipe too (a process resumed from
+  one may go back further), so discarding a checkpoint sends it a quit message; it also
+  exits at end of file, when every holder is gone (a crash). A resume message names the
+  checkpoints still alive: the resumed process forgets those discarded since its copy froze.
 - A resumed process never returns into the frozen copy's stack (it ends in ``finish``),
   so nothing there runs twice.
 - Checkpoints hold copies of the model only: state outside it (a disk image file) is
@@ -120,14 +120,18 @@ class Checkpoints:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         me, self._children = os.getpid(), set()
         while True:
-            message = _receive(read)
+            received = _receive(read)
             os.close(read)
-            if message is None:
+            if received is None:
                 os._exit(0)
+            alive, message = received
             read, write = os.pipe()
             child = os.fork()
             if child == 0:
                 os.close(read)                   # Ctrl-C stays ignored: ``resume`` decides
+                for point in [p for p in self.points if p.pid not in alive]:
+                    os.close(point.pipe)         # discarded since this copy froze
+                self.points = [p for p in self.points if p.pid in alive]
                 self.points.append(Point(steps, me, write))
                 self._thin()
                 self._last = time.monotonic()
@@ -150,13 +154,17 @@ class Checkpoints:
         """The latest checkpoint at or before ``steps``."""
         return next((p for p in reversed(self.points) if p.steps <= steps), None)
 
-    def restore(self, point: Point, message: dict) -> NoReturn:
+    def restore(self, point: Point, message: dict) -> None:
         """Resume ``point`` with ``message`` (checkpoints after it are discarded) and end
-        this process."""
+        this process. Returns only if the copy is gone (killed from outside)."""
         index = self.points.index(point)
         self.discard(index + 1)
-        _send(point.pipe, message)
         _flush()
+        try:
+            _send(point.pipe, ([p.pid for p in self.points], message))
+        except BrokenPipeError:
+            self.discard(index)
+            return
         os._exit(0)
 
     def discard(self, start: int) -> None:
@@ -166,6 +174,10 @@ class Checkpoints:
 
     @staticmethod
     def _close(point: Point) -> None:
+        try:
+            _send(point.pipe, None)
+        except BrokenPipeError:
+            pass
         os.close(point.pipe)
 
     def _reap(self) -> None:
@@ -179,13 +191,13 @@ class Checkpoints:
                 self._children.discard(pid)
 
 
-def _send(fd: int, message: dict) -> None:
+def _send(fd: int, message) -> None:
     data = pickle.dumps(message)
     with os.fdopen(os.dup(fd), "wb") as pipe:
         pipe.write(struct.pack("<Q", len(data)) + data)
 
 
-def _receive(fd: int) -> dict | None:
+def _receive(fd: int):
     with os.fdopen(os.dup(fd), "rb") as pipe:
         head = pipe.read(8)
         if len(head) < 8:

@@ -268,7 +268,7 @@ class Session:
         if target < 0:
             raise SessionError("cannot go back before boot")
         point = self.checkpoints.before(target) if self.checkpoints and handover else None
-        if point is not None:
+        if point is not None:     # returns only if the copy is gone: then from boot
             self.checkpoints.restore(point, {"log": self.log, "steps": target, **handover()})
         pending = list(self.log)
         self.log, self.steps, self.pids, self.names = [], 0, [], {}

@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from l4shell.checkpoints import KEEP
+
 ROOT = Path(__file__).resolve().parents[2]
 
 GOING_BACK = """\
@@ -61,13 +63,19 @@ def test_going_back_through_checkpoints_lands_where_reexecution_lands(tmp_path):
     assert frozen.stdout.count("syscall_loop: 3000 getppid calls") == 2   # ran to the end twice
 
 
-def test_checkpoints_are_taken_and_used_and_none_is_left_behind(tmp_path):
+def test_checkpoints_are_taken_used_thinned_and_none_is_left_behind(tmp_path):
     script = tmp_path / "leftover-marker.l4s"
-    script.write_text("start syscall_loop 2000\ncontinue\ninfo checkpoints\nexpect \"frozen process\"\n"
+    script.write_text("start syscall_loop 8000\ncontinue\ninfo checkpoints\nexpect \"frozen process\"\n"
                       "reverse-step 5\ninfo checkpoints\nexpect \"frozen process\"\ncontinue\n"
                       "expect \"status 0\"\n")
-    result = l4shell("script", "--checkpoint-interval", "0.02", str(script))
-    assert result.returncode == 0, result.stdout + result.stderr
+    run = subprocess.Popen([sys.executable, "-m", "l4shell.cli", "script", "--checkpoint-interval", "0.01",
+                            str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    most = 0
+    while run.poll() is None:
+        most = max(most, len(alive_with(script.name)))
+        time.sleep(0.05)
+    assert run.returncode == 0, run.stdout.read()
+    assert 4 < most <= KEEP + 3            # checkpoints, the anchor, the live and a resumed one
     deadline = time.monotonic() + 10
     while alive_with(script.name) and time.monotonic() < deadline:
         time.sleep(0.1)
