@@ -8,8 +8,9 @@
   cores, the calls between fragments (the ``fragment`` events: caller, target, mode) and
   the page-fault and exception IPC that processes sent to fragments (``ipc-send`` with msg
   "pagefault"/"exception"), each call classed as it was paid — direct, IPC on one core,
-  IPC across cores. Cores of threads are replayed from the ``thread``/``migrate`` events,
-  so a trace file is enough.
+  IPC across cores — with what its pieces cost and which lie on the run's critical path;
+  each core's busy time by worker and its idle time. Cores of threads are replayed from the
+  ``thread``/``migrate`` events, so a trace file is enough.
 - ``minimal_set``: the smallest set of fragments closed under the dependency graph that
   holds the entry fragments and the fragments serving the program's syscalls. Without a
   profile, every ``USES`` edge is followed (for the Linux core that is every fragment); with
@@ -17,21 +18,40 @@
   the program never reached is left out, and a call to it answers -ENOSYS.
 - ``plan``: merges and a placement on K cores minimizing modeled cycles (algorithm below).
 
-Cost model (``CallCosts``, from ``kernel_model.cost.CostTable``), charged to the cores as
-the machine charges them: a call between fragments in one task costs ``direct_call`` to the
-caller. An IPC call on one core costs each side one ``ipc_inter_task`` message, one
-``context_switch`` and one ``address_space_switch`` (the switch to it). Across cores the
-callee's side also pays an ``ipi`` (its wake-up), while the caller's core, which waited
-idle, pays its message and a thread switch back, no space switch and no IPI: the kernel
-model wakes a caller with a reply without an IPI delay (``traps.reply_received``), so a
-wait across cores costs its core nothing. ``predict`` (``core_loads``) rebuilds the run
-under another placement: every worker (a fragment's server thread; the processes and the
-kernel of a core) keeps its measured work less what the model charges it for the calls
-as they were made, on the core its task gets; every call is charged again as the placement
-makes it; the prediction is the busiest core's total. It gives back the measured cycles of
-the profile's own placement exactly. Processes keep the cores their pids give them; a
-fragment's work done inside a direct call stays with its caller, so a profile from
-``fragmented`` (every call an IPC) gives the truest split.
+Cost model (``CallCosts``, from ``kernel_model.cost.CostTable``). A call between fragments
+in one task is ``direct_call``, paid by the caller. An IPC call is six pieces, in the order
+they pass: the caller's message (``ipc_inter_task``), an IPI, the callee's core switching to
+the callee; the callee's reply, an IPI, the caller's core switching back. On one core there
+is no IPI and each switch changes the address space (``context_switch`` and
+``address_space_switch``). Across cores each message wakes its receiver as an IPI, and the
+receiver cannot run before it lands (``scheduler.wake``; replies too,
+``traps.reply_received``): the receiver's core idles for ``ipi`` cycles, then switches
+without changing the address space [A: a core that idled in a wait still holds the task it
+last ran — the caller's task, or for the callee the fragment that served the core's last
+call across cores; the demos measure 100 to 200 cycles for these switches]. Messages and
+switches keep a core busy; IPIs are waits.
+
+A caller waits for its reply, so a run does not last as long as its busiest core's work.
+It lasts as long as its critical path: the chain of work, switches and IPIs that ends last
+(``critical_path``). ``profile`` records which pieces of each call lie on that path and
+what they cost (switches as the trace reports them). ``predict`` rebuilds the run under
+another placement and takes the longer of two lengths:
+- the critical path: the measured length, with each piece on the path repriced as the
+  placement makes that call;
+- the busiest core: every worker keeps its measured work on the core its task gets (a
+  worker is a fragment's server thread, or ``user@CORE``: the processes and the kernel of a
+  core), less what its calls kept it busy; the calls are charged again to the cores of both
+  sides as the placement makes them.
+A call the placement makes as the profile run made it (same class, same cores) keeps its
+measured cost, so ``predict`` gives back the measured cycles of the profile's own placement
+exactly: the path is the run's length, and no core is busy for longer than that.
+Assumptions [A]: the path keeps its shape. A call that ran alongside the path in the
+profile run (another process's call, or a wake-up the kernel does not delay) stays off it,
+though another placement may put it on the path by making it share a core with the path's
+work. Switches outside calls (a server's first, at boot) keep their measured cost.
+Processes keep the cores their pids give them. A fragment's work done inside a direct call
+stays with its caller, so a profile from ``fragmented`` (every call an IPC) gives the
+truest split.
 """
 
 from __future__ import annotations
@@ -46,10 +66,13 @@ import networkx as nx
 
 from kernel_model.cost import DEFAULT_COSTS, CostTable
 
+from . import critical_path
 from .composition import Composition, TaskSpec
 
 USER = "user"                # the processes (and kernel) of a core: user@0, user@1…
 CLASSES = ("direct", "local", "remote")
+# the pieces of a call, in the order they pass (``CallCosts.pieces``)
+PIECES = tuple((half, piece) for half in ("call", "reply") for piece in ("message", "ipi", "switch"))
 
 
 # --- the declared dependencies ----------------------------------------------------------
@@ -101,10 +124,18 @@ class Profile:
     # (caller, callee, caller's core, callee's core, "direct" or "ipc") -> calls
     calls: Counter = field(default_factory=Counter)
     messages: Counter = field(default_factory=Counter)         # IPC sends: "local", "remote"
-    # cycles charged while each worker ran: a fragment's server threads, or user@CORE for
-    # the processes and the kernel on a core (the time between a core's events goes to the
-    # thread of the later event: its work, IPC charges, the switch to it and waits)
+    # (worker, core) -> cycles the worker kept the core busy: a fragment's server threads, or
+    # user@CORE for the processes and the kernel on a core (the time between a core's events
+    # goes to the thread of the later event: its work, IPC charges and the switch to it)
     work: Counter = field(default_factory=Counter)
+    idle: Counter = field(default_factory=Counter)             # core -> cycles it waited
+    # a call's key (as in ``calls``) + (half, piece) (``PIECES``) -> the cycles all its calls
+    # paid for that piece (switches as the trace reports them); how many of its calls have
+    # the piece on the critical path; what the piece cost them there
+    paid: Counter = field(default_factory=Counter)
+    path: Counter = field(default_factory=Counter)
+    path_paid: Counter = field(default_factory=Counter)
+    replicated: set[str] = field(default_factory=set)          # fragments that ran as replicas
 
     @property
     def cycles(self) -> int:
@@ -120,8 +151,8 @@ class Profile:
     def classes(self) -> Counter:
         """(caller, callee, "direct" | "local" | "remote") -> calls."""
         out = Counter()
-        for (a, b, ca, cb, mode), n in self.calls.items():
-            out[a, b, "direct" if mode == "direct" else "local" if ca == cb else "remote"] += n
+        for key, n in self.calls.items():
+            out[key[0], key[1], _class(key)] += n
         return out
 
     def reached(self) -> set[tuple[str, str]]:
@@ -145,30 +176,85 @@ def _name(label: str) -> str:
     return label.split("@", 1)[0]
 
 
-def profile(events: Iterable[dict]) -> Profile:
+def _class(key: tuple) -> str:
+    """How a profiled call was made: "direct", "local" (IPC on one core) or "remote"."""
+    _, _, ca, cb, mode = key
+    return "direct" if mode == "direct" else "local" if ca == cb else "remote"
+
+
+def profile(events: Iterable[dict], table: CostTable = DEFAULT_COSTS) -> Profile:
+    """The profile of the run ``events`` record; ``table`` is the cost table it ran with."""
+    events = list(events)
+    critical = critical_path.walk(events, table)
     result = Profile()
     core_of: dict[str, int] = {}          # thread name -> core (the latest started holds it)
+    calling: dict[str, tuple] = {}        # thread -> the call its next ipc-send makes
+    awaiting: dict[str, tuple] = {}       # thread -> the call whose reply it waits for
     for e in events:
-        kind, core = e["kind"], e["core"]
+        kind, core, thread = e["kind"], e["core"], e["thread"]
         last = result.core_time.get(core, 0)
-        result.work[_worker(e["thread"], core)] += e["time"] - last
+        wait = critical.waits.get(e["seq"], 0)
+        result.idle[core] += wait
+        result.work[_worker(thread, core), core] += e["time"] - last - wait
         result.core_time[core] = max(last, e["time"])
         if kind == "thread" and e.get("op") == "start":
-            core_of[e["thread"]] = e["on_core"]
+            core_of[thread] = e["on_core"]
         elif kind == "migrate":
-            core_of[e["thread"]] = e["to_core"]
+            core_of[thread] = e["to_core"]
         elif kind == "syscall":
             result.syscalls[e["name"]] += 1
         elif kind == "fragment" and e["mode"] != "absent":
             there = core_of.get(f"{e['target']}.server", core)
-            result.calls[_name(e["caller"]), _name(e["target"]), core, there, e["mode"]] += 1
+            key = (_name(e["caller"]), _name(e["target"]), core, there, e["mode"])
+            result.calls[key] += 1
+            if "@" in e["caller"]:
+                result.replicated.add(key[0])
+            if e["mode"] == "ipc":
+                calling[thread] = key
+            else:   # as if it were IPC: every piece on the path where the direct call is
+                on = e["seq"] in critical.on_path
+                for piece in PIECES:
+                    paid = table.direct_call.cycles if piece == ("call", "message") else 0
+                    _pay(result, key + piece, paid, on)
         elif kind == "ipc-send":
             there = core_of.get(e["to"], core)
             result.messages["local" if there == core else "remote"] += 1
+            key = calling.pop(thread, None)
             if e.get("msg") in ("pagefault", "exception") and e["to"].endswith(".server"):
-                target = _name(e["to"][:-len(".server")])
-                result.calls[f"{USER}@{core}", target, core, there, "ipc"] += 1
+                key = (f"{USER}@{core}", _name(e["to"][:-len(".server")]), core, there, "ipc")
+                result.calls[key] += 1
+            if key is not None:
+                awaiting[thread] = key
+                _message(result, critical, table, key + ("call",), e)
+        elif kind == "ipc-reply" and e["to"] in awaiting:
+            _message(result, critical, table, awaiting.pop(e["to"]) + ("reply",), e)
     return result
+
+
+def _message(result: Profile, critical: critical_path.CriticalPath, table: CostTable,
+             half: tuple, e: dict) -> None:
+    """Record the pieces of one half of a call (``half``: its key + "call" or "reply"),
+    whose message is the event ``e``: the message (``ipc_inter_task``, or ``ipc_intra_task``
+    within a task), on the path if the sender's time up to it is; the switch of the
+    receiver's core to the receiver, as the trace reports it; across cores the IPI, on the
+    path if the path hops from that switch to this message (on one core it would sit where
+    the switch does)."""
+    woke = critical.woke.get(e["seq"])        # the schedule that ran the receiver
+    message = table.ipc_intra_task if e["task"] == e["to_task"] else table.ipc_inter_task
+    if _class(half[:-1]) == "remote":
+        ipi, ipi_on_path = table.ipi.cycles, critical.hops.get(woke) == e["seq"]
+    else:
+        ipi, ipi_on_path = 0, woke in critical.on_path
+    _pay(result, half + ("message",), message.cycles, e["seq"] in critical.on_path)
+    _pay(result, half + ("ipi",), ipi, ipi_on_path)
+    _pay(result, half + ("switch",), critical.switches.get(woke, 0), woke in critical.on_path)
+
+
+def _pay(result: Profile, piece: tuple, cycles: int, on_path: bool) -> None:
+    result.paid[piece] += cycles
+    if on_path:
+        result.path[piece] += 1
+        result.path_paid[piece] += cycles
 
 
 def _worker(thread: str, core: int) -> str:
@@ -203,36 +289,40 @@ def traffic_from_runtime(traffic: dict) -> nx.DiGraph:
 # --- the cost of a placement --------------------------------------------------------------
 @dataclass(frozen=True)
 class CallCosts:
-    """Cycles of one call and who pays them (see the module docstring)."""
+    """Cycles of one call, piece by piece, and which core is busy for them (see the module
+    docstring)."""
     direct: int          # direct_call, to the caller
     message: int         # ipc_inter_task, to the sender of each of the two messages
     switch: int          # context_switch, to the core switching to the woken side
     space: int           # address_space_switch, likewise when the core's last task differs
-    ipi: int             # the callee's wake-up across cores
+    ipi: int             # the wait for a wake-up across cores (the receiver's core idles)
 
     @classmethod
     def from_table(cls, table: CostTable = DEFAULT_COSTS) -> "CallCosts":
         return cls(table.direct_call.cycles, table.ipc_inter_task.cycles, table.context_switch.cycles,
                    table.address_space_switch.cycles, table.ipi.cycles)
 
-    def sides(self, direct: bool, remote: bool) -> tuple[int, int]:
-        """(caller's share, callee's share) of one call."""
-        if direct:
-            return self.direct, 0
-        callee = self.message + self.switch + self.space
-        if not remote:
-            return callee, callee
-        return self.message + self.switch, callee + self.ipi
+    def pieces(self, cls: str) -> dict[tuple[str, str], int]:
+        """(half, piece) -> cycles of one call made as ``cls`` ("direct", "local" or
+        "remote"), in the order they pass: the caller's message, the IPI, the callee's core
+        switching to the callee; the callee's reply, the IPI, the caller's core switching
+        back (a caller's core that idled through a remote call still holds its task)."""
+        if cls == "direct":
+            return {piece: self.direct if piece == ("call", "message") else 0 for piece in PIECES}
+        remote = cls == "remote"
+        ipi = self.ipi if remote else 0
+        switch = self.switch + (0 if remote else self.space)
+        return dict(zip(PIECES, (self.message, ipi, switch, self.message, ipi, switch)))
+
+    def sides(self, cls: str) -> tuple[int, int]:
+        """(caller's core, callee's core): the cycles one call keeps each busy (the IPIs
+        are waits, not work)."""
+        p = self.pieces(cls)
+        return p["call", "message"] + p["reply", "switch"], p["call", "switch"] + p["reply", "message"]
 
     def of(self, cls: str) -> int:
-        """A whole call: "direct", "local" (IPC on one core) or "remote" (across cores)."""
-        return sum(self.sides(cls == "direct", cls == "remote"))
-
-    def charge(self, loads: Counter, caller, callee, direct: bool, remote: bool, n: float) -> None:
-        """Add ``n`` calls to ``loads`` (keyed by worker or by core)."""
-        mine, theirs = self.sides(direct, remote)
-        loads[caller] += n * mine
-        loads[callee] += n * theirs
+        """A whole call, from the caller's message to the caller running again."""
+        return sum(self.pieces(cls).values())
 
 
 @dataclass
@@ -263,12 +353,16 @@ def placement_of(composition: Composition) -> Placement:
                      {t.name: t.core for t in composition.tasks}, set(composition.duplicate))
 
 
-def _origins(prof: Profile, fragment: str, home: int, placement: Placement) -> dict[int, float]:
-    """The share of ``fragment``'s outgoing calls made on each core: a duplicated fragment
-    calls from the replica of the core of the process that made it work (shares of the
-    process IPC it received), any other from its home core."""
+def _origins(prof: Profile, fragment: str, seen: int, placement: Placement) -> dict[int, float]:
+    """The share of ``fragment``'s work and calls profiled on core ``seen`` that each core
+    does under ``placement``: its home core's; a duplicated fragment's replica on ``seen``
+    if it ran as replicas in the profile too, else the replicas of the cores of the
+    processes that made it work (shares of the process IPC it received)."""
+    home = placement.core_of[placement.task_of[fragment]]
     if fragment not in placement.duplicate:
         return {home: 1.0}
+    if fragment in prof.replicated:
+        return {seen: 1.0}
     users = Counter()
     for (a, b, ca, _, _), n in prof.calls.items():
         if b == fragment and a.startswith(USER):
@@ -277,44 +371,83 @@ def _origins(prof: Profile, fragment: str, home: int, placement: Placement) -> d
     return {c: n / total for c, n in sorted(users.items())} if total else {home: 1.0}
 
 
-def core_loads(prof: Profile, placement: Placement, costs: CallCosts) -> Counter:
-    """Per core: the modeled cycles of the profiled run under ``placement``. Each worker's
-    measured work, less the call charges it paid in the profile run, goes to the core of
-    its task (a duplicated fragment's, shared out like its calls); then every call is
-    charged to the cores of both sides as the placement makes it."""
-    observed = Counter()
-    for (a, b, ca, cb, mode), n in prof.calls.items():
-        if a != b:
-            costs.charge(observed, a, b, mode == "direct", ca != cb, n)
+def _placed(prof: Profile, placement: Placement) -> dict[tuple, list[tuple[float, int, int, str]]]:
+    """Every profiled call between two fragments (or a process and a fragment) as
+    ``placement`` makes it: key -> [(share, caller's core, callee's core, class)], empty if
+    the placement holds only one side. A call made as it was made in the profile run is
+    left out: it costs what it cost."""
+    out = {}
+    for key in prof.calls:
+        a, b, ca, cb, _ = key
+        if a == b:
+            continue
+        user = a.startswith(USER)
+        made = []
+        if b in placement.task_of and (user or a in placement.task_of):
+            for core, share in ({ca: 1.0} if user else _origins(prof, a, ca, placement)).items():
+                from_task = None if user else placement.where(a, core)[0]
+                to_task, to_core = placement.where(b, core)
+                cls = "direct" if from_task == to_task else "local" if to_core == core else "remote"
+                made.append((share, core, to_core, cls))
+        if made != [(1.0, ca, cb, _class(key))]:
+            out[key] = made
+    return out
+
+
+def core_loads(prof: Profile, placement: Placement, costs: CallCosts, placed=None) -> Counter:
+    """Per core: the cycles it is busy in the profiled run under ``placement``. Each
+    worker's measured work goes to the core of its task (a duplicated fragment's, shared
+    out like its calls), less what the calls the placement makes otherwise kept it busy;
+    those are charged again to the cores of both sides as the placement makes them."""
+    placed = _placed(prof, placement) if placed is None else placed
+    paid = Counter()
+    for key in placed:
+        a, b, ca, cb, _ = key
+        paid[a, ca] += prof.paid[key + ("call", "message")] + prof.paid[key + ("reply", "switch")]
+        paid[b, cb] += prof.paid[key + ("call", "switch")] + prof.paid[key + ("reply", "message")]
+    sides = {cls: costs.sides(cls) for cls in CLASSES}
     loads = Counter()
-    for worker, cycles in prof.work.items():
-        net = cycles - observed[worker]
+    for (worker, core), cycles in prof.work.items():
+        net = cycles - paid[worker, core]
         if worker.startswith(USER):
-            loads[int(worker.split("@")[1])] += net
+            loads[core] += net
         elif worker in placement.task_of:
-            home = placement.core_of[placement.task_of[worker]]
-            for core, share in _origins(prof, worker, home, placement).items():
-                loads[core] += net * share
-    for (a, b, ca, _, _), n in prof.calls.items():
-        if a == b or b not in placement.task_of:
-            continue
-        if a.startswith(USER):
-            origins, home_task = {ca: 1.0}, None
-        elif a in placement.task_of:
-            home_task = placement.task_of[a]
-            origins = _origins(prof, a, placement.core_of[home_task], placement)
-        else:
-            continue
-        for core, share in origins.items():
-            from_task = placement.where(a, core)[0] if home_task else None
-            to_task, to_core = placement.where(b, core)
-            costs.charge(loads, core, to_core, from_task == to_task, to_core != core, n * share)
+            for there, share in _origins(prof, worker, core, placement).items():
+                loads[there] += net * share
+    for key, made in placed.items():
+        for share, core, to_core, cls in made:
+            mine, theirs = sides[cls]
+            loads[core] += prof.calls[key] * share * mine
+            loads[to_core] += prof.calls[key] * share * theirs
     return loads
 
 
+def path_length(prof: Profile, placement: Placement, costs: CallCosts, placed=None) -> float:
+    """The profiled run's critical path under ``placement``: its measured length, with the
+    pieces on it of every call the placement makes otherwise priced as it makes them."""
+    placed = _placed(prof, placement) if placed is None else placed
+    prices = {cls: costs.pieces(cls) for cls in CLASSES}
+    length = prof.cycles
+    for (*key, half, piece), n in prof.path.items():
+        made = placed.get(tuple(key))
+        if made is not None:
+            now = sum(share * prices[cls][half, piece] for share, _, _, cls in made)
+            length += n * now - prof.path_paid[(*key, half, piece)]
+    return length
+
+
 def predict(prof: Profile, placement: Placement, costs: CallCosts) -> int:
-    """Modeled cycles (those of the busiest core) of the profiled program under ``placement``."""
-    return round(max(core_loads(prof, placement, costs).values(), default=0))
+    """Modeled cycles of the profiled program under ``placement``: its critical path, or
+    the busiest core's load if that is longer."""
+    return _score(prof, placement, costs)[0]
+
+
+def _score(prof: Profile, placement: Placement, costs: CallCosts) -> tuple[int, int]:
+    """(predicted cycles, total busy cycles of all cores) under ``placement``."""
+    placed = _placed(prof, placement)
+    loads = core_loads(prof, placement, costs, placed)
+    path = path_length(prof, placement, costs, placed)
+    return round(max(path, *loads.values())), round(sum(loads.values()))
 
 
 # --- the planner ------------------------------------------------------------------------
@@ -349,8 +482,9 @@ def plan(prof: Profile, classes: dict[str, type], cores: int, table: CostTable =
        there are at most ``EXHAUSTIVE`` of them, else hill climbing from all on core 0
        (move one task to another core while that lowers the prediction). With more than
        one core, every subset of the replicable fragments is tried as the duplicated set.
-       The objective is ``predict``: the busiest core's modeled cycles (then the total,
-       then fewer replicas). Processes stay on the cores their pids give them.
+       The objective is ``predict`` (the longer of the critical path and the busiest
+       core), then the cores' total busy cycles, then fewer replicas. Processes stay on
+       the cores their pids give them.
     """
     costs = CallCosts.from_table(table)
     names = [n for n in (fragments if fragments is not None else classes) if n in classes]
@@ -375,8 +509,7 @@ def plan(prof: Profile, classes: dict[str, type], cores: int, table: CostTable =
     for choice in product((False, True), repeat=len(replicable)):
         duplicate = {n for n, on in zip(replicable, choice) if on}
         for placement in _placements(prof, tasks, task_of, duplicate, cores, costs):
-            loads = core_loads(prof, placement, costs)
-            key = (round(max(loads.values())), round(sum(loads.values())), len(duplicate))
+            key = (*_score(prof, placement, costs), len(duplicate))
             if best is None or key < best[0]:
                 best = (key, placement)
     return Plan(best[1], best[0][0], merges)

@@ -78,15 +78,19 @@ def test_minimize_busybox_true_leaves_out_the_console(capsys, tmp_path):
 
 def test_plan_writes_a_valid_composition_and_measures_it(capsys, tmp_path):
     """The plan loads on two cores, runs identically, and is measured next to monolithic
-    and fragmented with its prediction."""
+    and fragmented with its prediction: exact for fragmented (the profile's own run),
+    within the model's tolerance for the others (see tests/fragments/test_graph.py)."""
     status, out, err = l4shell(capsys, "plan", "--cores", "2", DEMOS / "forkexec")
     assert status == 0 and err == ""
     path = tmp_path / "forkexec.plan.toml"
     loaded = composition.load(str(path), FRAGMENTS, 2)
     table = rows(out)
-    assert [table[n][2] for n in ("monolithic", "fragmented", "forkexec.plan")] == ["yes"] * 3
-    measured = {n: int(table[n][1].replace(",", "")) for n in ("fragmented", "forkexec.plan")}
+    names = ("monolithic", "fragmented", "forkexec.plan")
+    assert [table[n][2] for n in names] == ["yes"] * 3
+    predicted, measured = ({n: int(table[n][i].replace(",", "")) for n in names} for i in (0, 1))
     assert measured["forkexec.plan"] < measured["fragmented"]
+    assert predicted["fragmented"] == measured["fragmented"]
+    assert abs(predicted["monolithic"] - measured["monolithic"]) <= 0.03 * measured["monolithic"]
     assert loaded.task_of("ramfs") is loaded.task_of("vfs")
 
 
