@@ -1,4 +1,5 @@
-"""The file-system interface: what the vfs asks of a file system mounted in its tree.
+"""The file-system interface: what the vfs asks of a file system mounted in its tree, and
+``FileSystem``, the fragment base that serves it over a file-system library.
 
 A file-system fragment serves these operations (the `ext2` fragment does; `ramfs` could,
 once it has an IPC interface). They work on inode numbers, in the style of FUSE's
@@ -23,14 +24,25 @@ plain data; names and symlink targets are bytes; a failure is a negative errno::
     statfs()                             -> (block_size, blocks, free_blocks, inodes, free_inodes, name_max)
 
 Timestamps are the file system's business (from the modeled clock).
+
+``FileSystem`` serves the interface over ``fs``, a library object with the ext2 driver's
+API (``fragments.storage.ext2.Ext2``: ``find``, ``stat``, ``readdir``… on inode numbers,
+``str`` names, ``FsError`` for a failure, nothing changed then). Its operations run one at
+a time: a library may block inside (disk I/O) and is not reentrant, so a thread that comes
+in while another is blocked inside (possible when several threads share the task, e.g.
+per-core syscall replicas merged with the vfs) sleeps until it is done. Without a library
+(``fs`` None: nothing mounted) every operation answers -ENODEV.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 from typing import NamedTuple
 
-OPERATIONS = ("root", "lookup", "getattr", "read", "write", "truncate", "create", "mkdir",
-              "symlink", "unlink", "rmdir", "rename", "readdir", "readlink", "sync", "statfs")
+from fragments.runtime.blocking import WaitQueue
+from fragments.runtime.fragment import Fragment, operation
+from fragments.storage.ext2.errors import FsError
 
 
 class Attr(NamedTuple):
@@ -44,3 +56,128 @@ class Attr(NamedTuple):
     atime: int
     mtime: int
     ctime: int
+
+
+class FsStat(NamedTuple):
+    """What ``statfs`` answers."""
+
+    block_size: int
+    blocks: int
+    free_blocks: int
+    inodes: int
+    free_inodes: int
+    name_max: int
+
+
+def fs_operation(method):
+    """An operation of the file-system interface: run alone, FsError -> -errno."""
+    @functools.wraps(method)
+    def run(self, *args):
+        while self.busy:
+            self.turn.sleep()
+        if self.fs is None:
+            return -errno.ENODEV
+        self.busy = True
+        try:
+            return method(self, *args)
+        except FsError as error:
+            return -error.errno
+        finally:
+            self.busy = False
+            self.turn.wake_all()
+    return operation(run)
+
+
+class FileSystem(Fragment):
+    """A file-system fragment: the interface above over the library ``self.fs``, whose
+    root directory is ``ROOT_INO``."""
+
+    ROOT_INO = 0
+
+    def __init__(self, runtime):
+        super().__init__(runtime)
+        self.fs = None                  # the library; None while nothing is mounted
+        self.busy = False               # an operation is running (maybe blocked inside)
+        self.turn = WaitQueue(runtime, self.NAME)
+
+    @fs_operation
+    def root(self):
+        return self._attr(self.ROOT_INO)
+
+    @fs_operation
+    def lookup(self, directory, name):
+        return self._attr(self.fs.find(directory, _str(name)))
+
+    @fs_operation
+    def getattr(self, ino):
+        return self._attr(ino)
+
+    @fs_operation
+    def read(self, ino, offset, count):
+        return self.fs.read(ino, offset, count)
+
+    @fs_operation
+    def write(self, ino, offset, data):
+        return self.fs.write(ino, offset, data)
+
+    @fs_operation
+    def truncate(self, ino, size):
+        self.fs.truncate(ino, size)
+        return 0
+
+    @fs_operation
+    def create(self, directory, name, mode):
+        return self._attr(self.fs.create(directory, _str(name), mode))
+
+    @fs_operation
+    def mkdir(self, directory, name, mode):
+        return self._attr(self.fs.mkdir(directory, _str(name), mode))
+
+    @fs_operation
+    def symlink(self, directory, name, target):
+        return self._attr(self.fs.symlink(directory, _str(name), _str(target)))
+
+    @fs_operation
+    def unlink(self, directory, name):
+        self.fs.unlink(directory, _str(name))
+        return 0
+
+    @fs_operation
+    def rmdir(self, directory, name):
+        self.fs.rmdir(directory, _str(name))
+        return 0
+
+    @fs_operation
+    def rename(self, src_dir, src_name, dst_dir, dst_name):
+        self.fs.rename(src_dir, _str(src_name), dst_dir, _str(dst_name))
+        return 0
+
+    @fs_operation
+    def readdir(self, directory):
+        return [(_bytes(name), ino, d_type) for name, ino, d_type in self.fs.readdir(directory)]
+
+    @fs_operation
+    def readlink(self, ino):
+        return _bytes(self.fs.readlink(ino))
+
+    @fs_operation
+    def sync(self):
+        self.fs.sync()
+        return 0
+
+    @fs_operation
+    def statfs(self):
+        s = self.fs.statfs()
+        return tuple(FsStat(s.block_size, s.blocks, s.free_blocks, s.inodes, s.free_inodes, s.name_max))
+
+    def _attr(self, ino: int) -> tuple:
+        s = self.fs.stat(ino)
+        return tuple(Attr(ino, s.mode, s.nlink, s.size, s.blocks, s.atime, s.mtime, s.ctime))
+
+
+def _str(name: bytes) -> str:
+    return bytes(name).decode("utf-8", "surrogateescape")
+
+
+def _bytes(name: str) -> bytes:
+    return name.encode("utf-8", "surrogateescape")
