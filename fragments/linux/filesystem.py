@@ -1,11 +1,13 @@
 """The file-system interface: what the vfs asks of a file system mounted in its tree, and
 ``FileSystem``, the fragment base that serves it over a file-system library.
 
-A file-system fragment serves these operations (the `ext2` fragment does; `ramfs` could,
-once it has an IPC interface). They work on inode numbers, in the style of FUSE's
-low-level API and Genode's File_system session: the vfs resolves paths one component at a
-time (``lookup``) and keeps open files as (fragment, inode). Every argument and result is
-plain data; names and symlink targets are bytes; a failure is a negative errno::
+Every file system the vfs reaches is a fragment serving these operations, the root one
+included: `ramfs` is mounted at / and `ext2` may be mounted over one of its directories
+(see ``mounts``). They work on inode numbers, in the style of FUSE's low-level API and
+Genode's File_system session: the vfs resolves paths one component at a time
+(``lookup``) and keeps open files as (mount, inode). Every argument and result is plain
+data, so the binding may be a direct call or IPC; names and symlink targets are bytes; a
+failure is a negative errno::
 
     root()                               -> attr
     lookup(dir, name)                    -> attr          (no symlink is followed)
@@ -16,20 +18,27 @@ plain data; names and symlink targets are bytes; a failure is a negative errno::
     create(dir, name, mode)              -> attr          (a regular file)
     mkdir(dir, name, mode)               -> attr
     symlink(dir, name, target)           -> attr
-    unlink(dir, name) / rmdir(dir, name) -> 0
+    unlink(dir, name) / rmdir(dir, name) -> 0             (an inode goes with its last link…)
+    open(ino) / release(ino)             -> 0             (…or, if the vfs holds it open, when released)
     rename(src_dir, src_name, dst_dir, dst_name) -> 0     (replaces as POSIX rename does)
     readdir(dir)                         -> [(name, ino, d_type)], . and .. first
     readlink(ino)                        -> bytes
     sync()                               -> 0             (everything durable)
     statfs()                             -> (block_size, blocks, free_blocks, inodes, free_inodes, name_max)
 
-Timestamps are the file system's business (from the modeled clock).
+The vfs calls ``open`` when a program opens a regular file and ``release`` when the last
+descriptor of that open file closes, so that a file unlinked while open can still be read
+and written, as POSIX wants. Timestamps are the file system's business (from the modeled
+clock). A device file carries its device number (``rdev``); which driver serves it is the
+vfs's business.
 
 ``FileSystem`` serves the interface over ``fs``, a library object with the ext2 driver's
 API (``fragments.storage.ext2.Ext2``: ``find``, ``stat``, ``readdir``… on inode numbers,
-``str`` names, ``FsError`` for a failure, nothing changed then). Its operations run one at
-a time: a library may block inside (disk I/O) and is not reentrant, so a thread that comes
-in while another is blocked inside (possible when several threads share the task, e.g.
+``str`` names, ``FsError`` for a failure, nothing changed then); its ``open`` and
+``release`` do nothing, for a library that keeps no open inodes (ext2's frees an inode with
+its last link, open or not; the ramfs overrides them). Its operations run one at a time:
+a library may block inside (disk I/O) and is not reentrant, so a thread that comes in
+while another is blocked inside (possible when several threads share the task, e.g.
 per-core syscall replicas merged with the vfs) sleeps until it is done. Without a library
 (``fs`` None: nothing mounted) every operation answers -ENODEV.
 """
@@ -56,6 +65,7 @@ class Attr(NamedTuple):
     atime: int
     mtime: int
     ctime: int
+    rdev: int          # a device file's number ((major << 8) | minor), else 0
 
 
 class FsStat(NamedTuple):
@@ -161,6 +171,14 @@ class FileSystem(Fragment):
         return _bytes(self.fs.readlink(ino))
 
     @fs_operation
+    def open(self, ino):
+        return 0
+
+    @fs_operation
+    def release(self, ino):
+        return 0
+
+    @fs_operation
     def sync(self):
         self.fs.sync()
         return 0
@@ -172,7 +190,7 @@ class FileSystem(Fragment):
 
     def _attr(self, ino: int) -> tuple:
         s = self.fs.stat(ino)
-        return tuple(Attr(ino, s.mode, s.nlink, s.size, s.blocks, s.atime, s.mtime, s.ctime))
+        return tuple(Attr(ino, s.mode, s.nlink, s.size, s.blocks, s.atime, s.mtime, s.ctime, s.rdev))
 
 
 def _str(name: bytes) -> str:

@@ -1,20 +1,28 @@
-"""The vfs's mount table and its node operations (a mixin of the `vfs` fragment).
+"""The vfs's mount table, path lookup across it, and its node operations (a mixin of the
+`vfs` fragment).
 
-The root file system is the ramfs, reached by reference; a file-system fragment (``ext2``)
-may be mounted over a ramfs directory (``mount``). Path lookup crosses into a mount where
-the normalized path starts with its point, and from there resolves one component at a
-time through the file-system interface (``filesystem``), following symlinks (at most
-SYMLOOP_MAX). What it finds is a ``Mounted`` node, which the vfs holds where it would hold a
-ramfs ``Inode`` (in open files too); it reads like an inode for the metadata the vfs
-needs, from the attributes of its last lookup.
+Every file system is a fragment mounted in the table and reached only through the
+file-system interface (``filesystem``), by a direct call or IPC as the composition binds
+it: the root file system (`ramfs`) at /, mounted at boot; others (`ext2`) over a
+directory of the root file system (``mount`` makes it if absent). Path lookup takes the
+mount whose point is the longest prefix of the normalized path and from there resolves
+one component at a time (``lookup`` of the interface), following symlinks (at most
+SYMLOOP_MAX); a symlink's target is looked up from the top again, so it may lead into
+another mount. What it finds is a ``Node``: the vfs holds it wherever it holds a file (in
+open files too), with the attributes of its last lookup.
 
-Every operation on a node's contents or names goes through the ``_node_*`` methods here,
-which serve a ramfs inode in place and a mounted node by a call to its fragment. A mounted
-file system answers errors as -errno; they reach the program unchanged (ENOSPC, EXDEV…).
+Two kinds of node are the vfs's own, not any file system's: a pipe (``fstat``) and the
+/proc/self/exe link (the process's executable, which the vfs knows from ``exec_done``);
+/proc and /proc/self themselves are plain directories of the root file system. Device
+files are file-system data (mode and ``rdev``); the vfs serves them by number (see
+``vfs``).
 
-Invariants: a mount point is a ramfs directory and cannot be removed or renamed while
-mounted (EBUSY); a rename across file systems is EXDEV; mounted nodes carry st_dev
-``MOUNT_DEV`` + their mount's index, the ramfs 1.
+Every operation on a node's contents or names goes through the ``_node_*`` methods here.
+A file system answers errors as -errno; they reach the program unchanged (ENOSPC, EXDEV…).
+
+Invariants: the root mount is always in the table; a mount point cannot be removed or
+renamed while mounted (EBUSY); a rename across mounts is EXDEV; a node carries st_dev its
+mount's ``dev`` (the root 1, then 2, 3… in mount order), the vfs's own nodes 0.
 """
 
 from __future__ import annotations
@@ -25,44 +33,58 @@ from dataclasses import dataclass
 from fragments.runtime.fragment import operation
 
 from . import abi
-from .abi import O_ACCMODE, S_IFMT, AtFlag, DirentType
+from .abi import O_ACCMODE, S_IFMT, AtFlag
 from .filesystem import Attr
 
 SYMLOOP_MAX = 40
-MOUNT_DEV = 2
+ROOT = b"/"
+PROC_SELF_EXE = b"/proc/self/exe"
 
 
 @dataclass
 class Mount:
-    point: bytes
+    point: bytes             # a normalized path
     fs: str                  # the file-system fragment mounted here
     dev: int
 
 
 @dataclass(eq=False)
-class Mounted:
-    """A node of a mounted file system: (fragment, inode) and its attributes."""
+class Node:
+    """A file the vfs holds: an inode of a mounted file system (``mount`` and its
+    attributes), or one of the vfs's own (``mount`` None: a pipe, /proc/self/exe with its
+    ``target``)."""
 
-    mount: Mount
+    mount: Mount | None
     attr: Attr
-    device = ""             # never a console or null device
+    target: bytes = b""
 
     ino = property(lambda self: self.attr.ino)
     mode = property(lambda self: self.attr.mode)
     nlink = property(lambda self: self.attr.nlink)
     size = property(lambda self: self.attr.size)
+    rdev = property(lambda self: self.attr.rdev)
+    dev = property(lambda self: 0 if self.mount is None else self.mount.dev)
     is_dir = property(lambda self: self.attr.mode & S_IFMT == abi.S_IFDIR)
     is_reg = property(lambda self: self.attr.mode & S_IFMT == abi.S_IFREG)
     is_link = property(lambda self: self.attr.mode & S_IFMT == abi.S_IFLNK)
 
 
-def _normalize(path: bytes) -> bytes:
-    from .vfs import normalize      # vfs imports this module: resolve at call time
-    return normalize(path)
+def _node(mount: Mount, answer) -> Node | int:
+    """The node an interface operation answered with its attributes (or its -errno)."""
+    return answer if isinstance(answer, int) else Node(mount, Attr(*answer))
 
 
-def _attr(answer):
-    return answer if isinstance(answer, int) else Attr(*answer)
+def normalize(path: bytes) -> bytes:
+    parts: list[bytes] = []
+    for part in path.split(b"/"):
+        if part in (b"", b"."):
+            continue
+        if part == b"..":
+            if parts:
+                parts.pop()
+        else:
+            parts.append(part)
+    return b"/" + b"/".join(parts)
 
 
 class Mounts:
@@ -72,12 +94,15 @@ class Mounts:
     # --- the table ----------------------------------------------------------------------
     @operation
     def mount(self, point, fs):
-        """Mount the file-system fragment ``fs`` at ``point`` (made in the ramfs if absent)."""
+        """Mount the file-system fragment ``fs`` at ``point``: the root file system at /
+        (first), any other over a directory of the root file system (made if absent)."""
         if any(m.point == point for m in self.mounts):
             return -errno.EBUSY
-        if not self.fs.mkdirs(point).is_dir:
-            return -errno.ENOTDIR
-        self.mounts.append(Mount(point, fs, MOUNT_DEV + len(self.mounts)))
+        if point != ROOT:
+            made = self._root_directory(point)
+            if made:
+                return made
+        self.mounts.append(Mount(point, fs, 1 + max((m.dev for m in self.mounts), default=0)))
         return 0
 
     @operation
@@ -87,55 +112,76 @@ class Mounts:
         self.mounts = [m for m in self.mounts if m.point != point]
         return 0 if len(self.mounts) < before else -errno.EINVAL
 
-    def _mount_of(self, path: bytes) -> Mount | None:
-        inside = [m for m in self.mounts if path == m.point or path.startswith(m.point + b"/")]
-        return max(inside, key=lambda m: len(m.point)) if inside else None
-
-    def _port(self, node: Mounted):
-        return getattr(self.use, node.mount.fs)
-
-    # --- lookup -------------------------------------------------------------------------
-    def _mounted_lookup(self, proc, path: bytes, follow: bool, mount: Mount, hops: int = 0):
-        port = getattr(self.use, mount.fs)
-        node = Mounted(mount, _attr(port.root()))
-        if isinstance(node.attr, int):
-            return node.attr
-        parts = [p for p in path[len(mount.point):].split(b"/") if p]
-        walked = mount.point
-        for i, part in enumerate(parts):
+    def _root_directory(self, path: bytes) -> int:
+        """Make the directory ``path`` (and its parents) in the root file system if absent;
+        0 or -errno."""
+        root = self._mount_of(ROOT)
+        port = self._port(root)
+        node = _node(root, port.root())
+        for part in [p for p in path.split(b"/") if p]:
+            answer = port.lookup(node.ino, part)
+            if answer == -errno.ENOENT:
+                answer = port.mkdir(node.ino, part, abi.S_IFDIR | 0o755)
+            node = _node(root, answer)
+            if isinstance(node, int):
+                return node
             if not node.is_dir:
                 return -errno.ENOTDIR
-            attr = _attr(port.lookup(node.ino, part))
-            if isinstance(attr, int):
-                return attr
-            node = Mounted(mount, attr)
-            if node.is_link and (follow or i < len(parts) - 1):
+        return 0
+
+    def _mount_of(self, path: bytes) -> Mount:
+        """The mount ``path`` is in: the one whose point is its longest prefix."""
+        inside = [m for m in self.mounts if path == m.point or path.startswith(m.point.rstrip(b"/") + b"/")]
+        return max(inside, key=lambda m: len(m.point))
+
+    def _port(self, mount: Mount):
+        return getattr(self.use, mount.fs)
+
+    # --- lookup -------------------------------------------------------------------------
+    def lookup(self, proc, path: bytes, follow: bool = True, hops: int = 0) -> Node | int:
+        """The node at the normalized ``path`` for the process ``proc`` (a FileContext);
+        a symlink at the end is followed only with ``follow``."""
+        if path == PROC_SELF_EXE:
+            if not follow:
+                return self._own_node(0, abi.S_IFLNK | 0o777, proc.exe_path)
+            if not proc.exe_path:
+                return -errno.ENOENT
+            path = proc.exe_path
+        mount = self._mount_of(path)
+        port = self._port(mount)
+        node = _node(mount, port.root())
+        parts = [p for p in path[len(mount.point):].split(b"/") if p]
+        for i, part in enumerate(parts):
+            if isinstance(node, int):
+                return node
+            if not node.is_dir:
+                return -errno.ENOTDIR
+            node = _node(mount, port.lookup(node.ino, part))
+            if isinstance(node, Node) and node.is_link and (follow or i < len(parts) - 1):
                 if hops >= SYMLOOP_MAX:
                     return -errno.ELOOP
                 target = port.readlink(node.ino)
                 if isinstance(target, int):
                     return target
                 rest = b"/".join([target, *parts[i + 1:]])
-                path = _normalize(rest if target.startswith(b"/") else walked + b"/" + rest)
-                inner = self._mount_of(path)
-                if inner is None:
-                    return self.lookup(proc, path, follow)
-                return self._mounted_lookup(proc, path, follow, inner, hops + 1)
-            walked += b"/" + part
+                here = b"/".join([mount.point, *parts[:i]])
+                return self.lookup(proc, normalize(rest if target.startswith(b"/") else here + b"/" + rest),
+                                   follow, hops + 1)
         return node
 
-    # --- contents -----------------------------------------------------------------------
-    def _node_read(self, node, offset: int, count: int) -> bytes | int:
-        if isinstance(node, Mounted):
-            return self._port(node).read(node.ino, offset, count)
-        return bytes(node.data[offset:offset + count])
+    def _own_node(self, ino: int, mode: int, target: bytes = b"") -> Node:
+        """A node of the vfs's own (no file system holds it), its times now."""
+        now = self.seconds()
+        return Node(None, Attr(ino, mode, 1, len(target), 0, now, now, now, 0), target)
 
-    def _node_contents(self, node) -> bytes | int:
+    # --- contents -----------------------------------------------------------------------
+    def _node_read(self, node: Node, offset: int, count: int) -> bytes | int:
+        return self._port(node.mount).read(node.ino, offset, count)
+
+    def _node_contents(self, node: Node) -> bytes | int:
         """A whole regular file (exec, mmap)."""
-        if isinstance(node, Mounted):
-            node = self._node_fresh(node)
-            return node if isinstance(node, int) else self._node_read(node, 0, node.size)
-        return bytes(node.data)
+        node = self._node_fresh(node)
+        return node if isinstance(node, int) else self._node_read(node, 0, node.size)
 
     def _node_write(self, f, data: bytes) -> int:
         """Write at the open file's offset (at the end with O_APPEND); the count or -errno."""
@@ -145,103 +191,71 @@ class Mounts:
             if size < 0:
                 return size
             f.offset = size
-        if isinstance(node, Mounted):
-            done = self._port(node).write(node.ino, f.offset, data)
-            if done > 0:
-                f.offset += done
-            return done
-        end = f.offset + len(data)
-        if len(node.data) < f.offset:
-            node.data += bytes(f.offset - len(node.data))
-        node.data[f.offset:end] = data
-        f.offset = end
-        return len(data)
+        done = self._port(node.mount).write(node.ino, f.offset, data)
+        if done > 0:
+            f.offset += done
+        return done
 
-    def _node_size(self, node) -> int:
-        if isinstance(node, Mounted):
-            fresh = self._node_fresh(node)
-            return fresh if isinstance(fresh, int) else fresh.size
-        return len(node.data)
+    def _node_size(self, node: Node) -> int:
+        fresh = self._node_fresh(node)
+        return fresh if isinstance(fresh, int) else fresh.size
 
-    def _node_truncate(self, node, size: int) -> int:
+    def _node_truncate(self, node: Node, size: int) -> int:
         if node.is_dir:
             return -errno.EISDIR
         if not node.is_reg:
             return -errno.EINVAL
-        if isinstance(node, Mounted):
-            return self._port(node).truncate(node.ino, size)
-        node.data[size:] = b""
-        node.data += bytes(size - len(node.data))
-        return 0
+        return self._port(node.mount).truncate(node.ino, size)
 
-    def _node_fresh(self, node):
-        """The node with its current attributes (a mounted file may have changed)."""
-        if not isinstance(node, Mounted):
+    def _node_open(self, node: Node) -> int:
+        """A program opens the regular file ``node``: its file system keeps it until
+        ``_node_release``, even past its last link."""
+        return self._port(node.mount).open(node.ino)
+
+    def _node_release(self, node: Node) -> None:
+        self._port(node.mount).release(node.ino)
+
+    def _node_fresh(self, node: Node) -> Node | int:
+        """The node with its current attributes (the file may have changed)."""
+        if node.mount is None:
             return node
-        attr = _attr(self._port(node).getattr(node.ino))
-        return attr if isinstance(attr, int) else Mounted(node.mount, attr)
+        return _node(node.mount, self._port(node.mount).getattr(node.ino))
 
-    def _node_stat(self, node, now: int) -> tuple[int, tuple[int, int, int], int]:
-        """(st_dev, (atime, mtime, ctime), 512-byte blocks) of a fresh node."""
-        if isinstance(node, Mounted):
-            a = node.attr
-            return node.mount.dev, (a.atime, a.mtime, a.ctime), a.blocks
-        return 1, (now, now, now), (node.size + 511) // 512
-
-    def _node_readlink(self, node) -> bytes | int:
+    def _node_readlink(self, node: Node) -> bytes | int:
         if not node.is_link:
             return -errno.EINVAL
-        return self._port(node).readlink(node.ino) if isinstance(node, Mounted) else node.target
+        return node.target if node.mount is None else self._port(node.mount).readlink(node.ino)
 
     # --- directories --------------------------------------------------------------------
-    def _node_entries(self, node) -> list[tuple[int, int, bytes]] | int:
-        """(ino, d_type, name) of a directory, . and .. first."""
-        if isinstance(node, Mounted):
-            entries = self._port(node).readdir(node.ino)
-            return entries if isinstance(entries, int) else [(i, t, n) for n, i, t in entries]
-        entries = [(node.ino, DirentType.DT_DIR, b"."), (node.parent.ino, DirentType.DT_DIR, b"..")]
-        return entries + [(c.ino, (c.mode & S_IFMT) >> 12, name) for name, c in node.children.items()]
+    def _node_entries(self, node: Node) -> list[tuple[bytes, int, int]] | int:
+        """(name, ino, d_type) of a directory, . and .. first."""
+        return self._port(node.mount).readdir(node.ino)
 
-    def _node_new(self, parent, name: bytes, mode: int, target: bytes = b""):
+    def _node_new(self, parent: Node, name: bytes, mode: int, target: bytes = b"") -> Node | int:
         """A new file, directory or symlink (by ``mode``) named ``name`` in ``parent``."""
-        kind = mode & S_IFMT
-        if isinstance(parent, Mounted):
-            port, ino = self._port(parent), parent.ino
-            attr = (port.mkdir(ino, name, mode) if kind == abi.S_IFDIR else
-                    port.symlink(ino, name, target) if kind == abi.S_IFLNK else
-                    port.create(ino, name, mode))
-            return _attr(attr) if isinstance(attr, int) else Mounted(parent.mount, _attr(attr))
-        if name in parent.children:
-            return -errno.EEXIST
-        if kind == abi.S_IFLNK:
-            return -errno.EPERM            # the vfs follows no ramfs symlink
-        node = self.fs.new(mode, nlink=2 if kind == abi.S_IFDIR else 1)
-        self.fs.link(parent, name, node)
-        return node
+        port, ino, kind = self._port(parent.mount), parent.ino, mode & S_IFMT
+        attr = (port.mkdir(ino, name, mode) if kind == abi.S_IFDIR else
+                port.symlink(ino, name, target) if kind == abi.S_IFLNK else
+                port.create(ino, name, mode))
+        return _node(parent.mount, attr)
 
-    def _node_unlink(self, path: bytes, node, parent, name: bytes, flags: int) -> int:
+    def _node_unlink(self, path: bytes, node: Node, parent: Node, name: bytes, flags: int) -> int:
         if any(m.point == path for m in self.mounts):
             return -errno.EBUSY
         if flags & AtFlag.AT_REMOVEDIR and not node.is_dir:
             return -errno.ENOTDIR
         if not flags & AtFlag.AT_REMOVEDIR and node.is_dir:
             return -errno.EISDIR
-        if isinstance(parent, Mounted):
-            port = self._port(parent)
-            return (port.rmdir if node.is_dir else port.unlink)(parent.ino, name)
-        if node.is_dir and node.children:
-            return -errno.ENOTEMPTY
-        self.fs.unlink(parent, name)
-        return 0
+        port = self._port(parent.mount)
+        return (port.rmdir if node.is_dir else port.unlink)(parent.ino, name)
 
-    def _node_rename(self, old: bytes, new: bytes, source, target) -> int:
-        """Rename when either side is mounted (``source``/``target``: (parent, name))."""
+    def _node_rename(self, old: bytes, new: bytes, source: tuple, target: tuple) -> int:
+        """Rename (``source``/``target``: (parent node, name)) within one mount."""
         if any(m.point in (old, new) for m in self.mounts):
             return -errno.EBUSY
-        if not (isinstance(source[0], Mounted) and isinstance(target[0], Mounted)
-                and source[0].mount is target[0].mount):
+        if source[0].mount is not target[0].mount:
             return -errno.EXDEV
-        return self._port(source[0]).rename(source[0].ino, source[1], target[0].ino, target[1])
+        return self._port(source[0].mount).rename(source[0].ino, source[1], target[0].ino, target[1])
 
     # --- syscalls only the mounts need ----------------------------------------------------
     def mount_handlers(self) -> dict:
@@ -254,11 +268,12 @@ class Mounts:
         f = self._file(call.proc, fd)
         if f is None:
             return -errno.EBADF
-        return self._port(f.inode).sync() if isinstance(f.inode, Mounted) else 0
+        mount = None if f.inode is None else f.inode.mount
+        return 0 if mount is None else self._port(mount).sync()
 
     def sys_sync(self, call, *_):
         for mount in self.mounts:
-            getattr(self.use, mount.fs).sync()
+            self._port(mount).sync()
         return 0
 
     def sys_truncate64(self, call, path_addr, _pad, low, high, *_):

@@ -8,6 +8,7 @@ its own W^X task. Each Linux process is a task with one *alien* ARM thread whose
 a gate of the ``pager`` fragment and whose exception handler is a gate of the ``syscalls``
 fragment (its replica on the process's core), both labelled for that process: its page
 faults and svc instructions arrive there as IPC, whatever tasks those fragments live in.
+At boot the vfs mounts `ramfs` at / (``ROOT_FS``), as it mounts any file system.
 
 ``LinuxSystem`` is the user's handle on it: it places files, spawns programs, feeds the
 console and reads statuses — all calls from outside the model (direct calls, uncharged).
@@ -40,6 +41,7 @@ COMPLETERS = ("process", "vfs")      # fragments that finish deferred syscalls
 # Every program needs these (exception handler, page faults, spawn and exec, the root file
 # system); a subset composition (``subset = true``) may leave out only the others.
 ENTRY = ("syscalls", "pager", "process", "loader", "vfs", "ramfs")
+ROOT_FS = "ramfs"
 
 
 class LinuxSystem:
@@ -59,6 +61,7 @@ class LinuxSystem:
         for fragment in rt.all_fragments():
             if hasattr(fragment, "boot"):
                 fragment.boot()
+        self.vfs.mount(b"/", ROOT_FS)
         if self.console is not None:
             self.console.is_tty = is_tty
         for name in self.composition.duplicate:
@@ -90,8 +93,9 @@ class LinuxSystem:
         return self.fragment("console")
 
     @property
-    def fs(self):
-        return self.fragment("ramfs").fs
+    def fs(self) -> RamFsFragment:
+        """The root file system (its ``add_file`` places host files, from outside the model)."""
+        return self.fragment(ROOT_FS)
 
     @property
     def notes(self) -> list[str]:

@@ -20,10 +20,13 @@ Invariants:
   means ``buf`` and ``blocked`` are empty. New writes queue behind ``blocked`` (FIFO).
 - When the last reader closes, every blocked write ends as Linux's does: SIGPIPE (through
   ``process.post_signal``) and the count already written, or -EPIPE if none.
-- Paths are resolved lexically against the process's cwd (the only ramfs symlink is
-  /proc/self/exe, which the vfs answers itself). Under a mount point they go to the file
-  system mounted there (see ``mounts``); file contents and names are reached only through
-  the ``_node_*`` operations, which serve both.
+- Paths are resolved lexically against the process's cwd, then looked up in the mounted
+  file systems, the root one (`ramfs`) included (see ``mounts``): files, directories and
+  their names are reached only through the ``_node_*`` operations, plain data across the
+  binding to each file system's fragment, whatever task holds it.
+- Device files are the file systems' data (a mode and a number); the vfs serves the
+  character devices of ``CHAR_DEVICES`` by number: the terminal through the `console`
+  fragment, null itself. Other device numbers open as -ENXIO.
 """
 
 from __future__ import annotations
@@ -34,10 +37,9 @@ from dataclasses import dataclass, field
 from fragments.runtime.fragment import Fragment, operation
 
 from . import abi
-from .abi import (AT_FDCWD, FD_CLOEXEC, IOVEC, LOFF, O_ACCMODE, S_IFIFO, S_IFLNK, S_IFMT, STAT64,
-                  STATX, AtFlag, FcntlCmd, OpenFlag, pack_dirent64)
-from .mounts import Mounted, Mounts
-from .ramfs import Inode
+from .abi import (AT_FDCWD, FD_CLOEXEC, IOVEC, LOFF, O_ACCMODE, S_IFIFO, S_IFMT, STAT64, STATX,
+                  AtFlag, FcntlCmd, OpenFlag, pack_dirent64)
+from .mounts import Mounts, Node, normalize
 from .syscalls import DEFER, Call, Completions, SyscallServer
 
 O = OpenFlag
@@ -45,6 +47,8 @@ O = OpenFlag
 
 PIPE_SIZE = 65536          # a pipe's capacity (Linux's default: 16 pages)
 PIPE_BUF = 4096            # writes up to this size are atomic
+CHAR_DEVICES = {0x0500: "console", 0x0501: "console", 0x0103: "null"}   # rdev -> file kind
+CONSOLE = b"/dev/console"
 
 
 @dataclass(eq=False)
@@ -76,25 +80,12 @@ class Pipe:
 class OpenFile:
     kind: str                  # file | dir | pipe_r | pipe_w | console | null
     flags: int
-    inode: Inode | None = None
+    inode: Node | None = None  # what it opened (a pipe has none)
     pipe: Pipe | None = None
     path: bytes = b""
     offset: int = 0
     refs: int = 1
     stream: str = "out"        # console files: "err" for the initial stderr (see Console)
-
-
-def normalize(path: bytes) -> bytes:
-    parts: list[bytes] = []
-    for part in path.split(b"/"):
-        if part in (b"", b"."):
-            continue
-        if part == b"..":
-            if parts:
-                parts.pop()
-        else:
-            parts.append(part)
-    return b"/" + b"/".join(parts)
 
 
 @dataclass(eq=False)
@@ -109,7 +100,7 @@ class FileContext:
 
 class Vfs(Fragment, SyscallServer, Completions, Mounts):
     NAME = "vfs"
-    USES = ("pager", "console", "process", "ext2")
+    USES = ("pager", "console", "process", "ramfs", "ext2")
 
     def __init__(self, runtime):
         super().__init__(runtime)
@@ -119,11 +110,6 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         self.start_completions()
         self.start_mounts()
 
-    @property
-    def fs(self):
-        """The root file system (ramfs, reached by reference: it shares the vfs's task)."""
-        return self.runtime.instance("ramfs").fs
-
     def record(self, pid: int) -> FileContext | None:
         return self.contexts.get(pid)
 
@@ -131,11 +117,11 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
     @operation
     def attach(self, pid):
         """A process started from outside: stdin, stdout, stderr on the console."""
-        inode = self.fs.root.children[b"dev"].children[b"console"]
-        console = OpenFile("console", O.O_RDWR, inode, path=b"/dev/console", refs=2)
-        error = OpenFile("console", O.O_RDWR, inode, path=b"/dev/console", stream="err")
-        self.contexts[pid] = FileContext(pid, {0: [console, False], 1: [console, False],
-                                               2: [error, False]})
+        proc = self.contexts[pid] = FileContext(pid)
+        inode = self.lookup(proc, CONSOLE)
+        console = OpenFile("console", O.O_RDWR, inode, path=CONSOLE, refs=2)
+        error = OpenFile("console", O.O_RDWR, inode, path=CONSOLE, stream="err")
+        proc.fds = {0: [console, False], 1: [console, False], 2: [error, False]}
 
     @operation
     def fork(self, parent_pid, child_pid):
@@ -203,6 +189,8 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             return -errno.EBADF
         f = entry[0]
         f.refs -= 1
+        if f.refs == 0 and f.kind == "file":
+            self._node_release(f.inode)
         if f.refs == 0 and f.pipe is not None:
             if f.kind == "pipe_r":
                 f.pipe.readers -= 1
@@ -240,26 +228,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         base = self._base(call.proc, dirfd)
         return base if isinstance(base, int) else normalize(base + b"/" + raw)
 
-    def lookup(self, proc, path: bytes, follow: bool = True) -> Inode | int:
-        if path == b"/proc/self/exe":
-            if not follow:
-                return Inode(0, S_IFLNK | 0o777, target=proc.exe_path)
-            path = proc.exe_path
-        mount = self._mount_of(path)
-        if mount is not None:
-            return self._mounted_lookup(proc, path, follow, mount)
-        node = self.fs.root
-        for part in path.strip(b"/").split(b"/"):
-            if not part:
-                continue
-            if not node.is_dir:
-                return -errno.ENOTDIR
-            node = node.children.get(part)
-            if node is None:
-                return -errno.ENOENT
-        return node
-
-    def _parent(self, proc, path: bytes) -> tuple[Inode, bytes] | int:
+    def _parent(self, proc, path: bytes) -> tuple[Node, bytes] | int:
         directory, _, name = path.rpartition(b"/")
         parent = self.lookup(proc, directory or b"/")
         if isinstance(parent, int):
@@ -498,15 +467,23 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
                 return -errno.EISDIR
             kind = "dir"
         elif inode.mode & S_IFMT == abi.S_IFCHR:
-            kind = inode.device
+            kind = CHAR_DEVICES.get(inode.rdev)
+            if kind is None:
+                return -errno.ENXIO
         else:
             kind = "file"
             if flags & O.O_TRUNC and flags & O_ACCMODE:
                 error = self._node_truncate(inode, 0)
                 if error:
                     return error
+            error = self._node_open(inode)
+            if error:
+                return error
         f = OpenFile(kind, flags & ~(O.O_CREAT | O.O_EXCL | O.O_TRUNC | O.O_CLOEXEC), inode, path=path)
-        return self._install(proc, f, bool(flags & O.O_CLOEXEC))
+        fd = self._install(proc, f, bool(flags & O.O_CLOEXEC))
+        if fd < 0 and kind == "file":
+            self._node_release(inode)
+        return fd
 
     def sys_close(self, call, fd, *_):
         return self._close(call.proc, fd)
@@ -668,7 +645,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         return len(cwd) if self.use.pager.write(call.pid, buf, cwd) else -errno.EFAULT
 
     # --- metadata -----------------------------------------------------------------------
-    def _stat_of(self, call, dirfd, path_addr, flags) -> Inode | int:
+    def _stat_of(self, call, dirfd, path_addr, flags) -> Node | int:
         if flags & AtFlag.AT_EMPTY_PATH:
             raw = self.use.pager.read_cstring(call.pid, path_addr)
             if raw == b"":
@@ -679,20 +656,16 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             return path
         return self.lookup(call.proc, path, follow=not flags & AtFlag.AT_SYMLINK_NOFOLLOW)
 
-    @staticmethod
-    def _inode_of(f: OpenFile) -> Inode:
-        if f.pipe is not None:
-            return Inode(f.pipe.ino, S_IFIFO | 0o600)
-        return f.inode
+    def _inode_of(self, f: OpenFile) -> Node:
+        return f.inode if f.pipe is None else self._own_node(f.pipe.ino, S_IFIFO | 0o600)
 
     def _put_stat64(self, call, inode, address):
         inode = self._node_fresh(inode)
         if isinstance(inode, int):
             return inode
-        dev, (at, mt, ct), blocks = self._node_stat(inode, self.seconds())
-        rdev = 0x0501 if inode.device == "console" else 0x0103 if inode.device == "null" else 0
-        data = STAT64.pack(dev, inode.ino & 0xFFFFFFFF, inode.mode, inode.nlink, 0, 0, rdev,
-                           inode.size, 4096, blocks, at, 0, mt, 0, ct, 0, inode.ino)
+        a = inode.attr
+        data = STAT64.pack(inode.dev, a.ino & 0xFFFFFFFF, a.mode, a.nlink, 0, 0, a.rdev, a.size, 4096,
+                           a.blocks, a.atime, 0, a.mtime, 0, a.ctime, 0, a.ino)
         return 0 if self.use.pager.write(call.pid, address, data) else -errno.EFAULT
 
     def sys_stat64(self, call, path, buf, *_):
@@ -714,12 +687,10 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         inode = inode if isinstance(inode, int) else self._node_fresh(inode)
         if isinstance(inode, int):
             return inode
-        dev, (at, mt, ct), blocks = self._node_stat(inode, self.seconds())
-        ts = (at, 0, 0, ct, 0, 0, ct, 0, 0, mt, 0, 0)     # btime, ctime stand in for creation
-        rmaj = 5 if inode.device == "console" else 1 if inode.device == "null" else 0
-        rmin = 1 if inode.device == "console" else 3 if inode.device == "null" else 0
-        data = STATX.pack(0x7FF, 4096, 0, inode.nlink, 0, 0, inode.mode, 0, inode.ino, inode.size,
-                          blocks, 0, *ts, rmaj, rmin, 0, dev, 0, 0, 0)
+        a = inode.attr
+        ts = (a.atime, 0, 0, a.ctime, 0, 0, a.ctime, 0, 0, a.mtime, 0, 0)   # ctime stands in for btime
+        data = STATX.pack(0x7FF, 4096, 0, a.nlink, 0, 0, a.mode, 0, a.ino, a.size, a.blocks, 0, *ts,
+                          a.rdev >> 8, a.rdev & 0xFF, 0, inode.dev, 0, 0, 0)
         return 0 if self.use.pager.write(call.pid, buf, data) else -errno.EFAULT
 
     def sys_getdents64(self, call, fd, dirp, count, *_):
@@ -733,7 +704,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             return entries
         out = bytearray()
         while f.offset < len(entries):
-            ino, dtype, name = entries[f.offset]
+            name, ino, dtype = entries[f.offset]
             record = pack_dirent64(ino, f.offset + 1, dtype, name)
             if len(out) + len(record) > count:
                 if not out:
@@ -795,31 +766,14 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         source = self._parent(call.proc, old)
         if isinstance(source, int):
             return source
-        if isinstance(inode, Mounted) or self._mount_of(new) is not None:
-            return self._node_rename(old, new, source, target)
-        existing = target[0].children.get(target[1])
-        if existing is inode:
-            return 0
-        if existing is not None:
-            if existing.is_dir and (not inode.is_dir or existing.children):
-                return -errno.EISDIR if not inode.is_dir else -errno.ENOTEMPTY
-            self.fs.unlink(target[0], target[1])
-        self.fs.unlink(*source)
-        if not inode.is_dir:
-            inode.nlink += 1
-        self.fs.link(target[0], target[1], inode)
-        return 0
+        return self._node_rename(old, new, source, target)
 
     def sys_utimensat(self, call, dirfd, path, times, flags, *_):
         inode = self._stat_of(call, dirfd, path, flags) if path else None
         if path == 0:
             f = self._file(call.proc, dirfd)
             inode = -errno.EBADF if f is None else self._inode_of(f)
-        if isinstance(inode, int):
-            return inode
-        if not isinstance(inode, Mounted):     # mounted files keep their own times
-            inode.mtime = self.seconds()
-        return 0
+        return inode if isinstance(inode, int) else 0     # file systems keep their own times
 
     def sys_access(self, call, path, mode, *_):
         return self.sys_faccessat(call, AT_FDCWD, path, mode)

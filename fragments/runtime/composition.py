@@ -13,8 +13,7 @@ A composition is a TOML file (``demos/compositions/NAME.toml``)::
 
 Validation refuses, with the file's line and the reason: a fragment named twice, one
 missing (unless ``subset = true``), an unknown one, a core the machine lacks, a duplicate of
-a fragment that is not replicable or left out, and a fragment separated from the one it is
-pinned to (``PINNED_TO``) or kept without it. In a subset, a call to a left-out fragment
+a fragment that is not replicable or left out. In a subset, a call to a left-out fragment
 raises ``runtime.AbsentFragment`` (see there).
 """
 
@@ -123,14 +122,6 @@ def parse(raw: dict, text: str, where: str, name: str, classes: dict[str, type],
         if fragment not in seen and not subset:
             fail(f"fragment {fragment} is missing (every fragment must be in one task; "
                  f"'subset = true' leaves fragments out)")
-    for fragment, cls in classes.items():
-        pinned = getattr(cls, "PINNED_TO", None)
-        if pinned and fragment in seen and pinned not in seen:
-            fail(f"fragment {fragment} is pinned to {pinned}, which the composition leaves out",
-                 f'"{fragment}"')
-        if pinned and fragment in seen and seen[fragment] != seen[pinned]:
-            fail(f"fragment {fragment} must share a task with {pinned} (it is reached by "
-                 f"reference, without an IPC interface)", f'"{fragment}"')
     duplicate = raw.get("duplicate", [])
     for fragment in duplicate:
         if fragment not in classes:

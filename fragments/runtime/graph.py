@@ -1,8 +1,7 @@
 """Fragment graphs: dependencies, measured traffic, the minimal set for a program, the planner.
 
 - ``dependency_graph(classes)``: a node per fragment (with its interface), an edge A -> B
-  when A declares it uses B (``USES``, kind "uses"), and edges both ways between a fragment
-  and the one it is pinned to (``PINNED_TO``, kind "pinned": reached by reference).
+  when A declares it uses B (``USES``, kind "uses").
 - ``profile(events)``: what a run did, read from its trace (the live ``machine.trace`` or
   the dicts of a JSON Lines file): the syscalls made, the IPC messages within and across
   cores, the calls between fragments (the ``fragment`` events: caller, target, mode) and
@@ -14,7 +13,7 @@
 - ``minimal_set``: the smallest set of fragments closed under the dependency graph that
   holds the entry fragments and the fragments serving the program's syscalls. Without a
   profile, every ``USES`` edge is followed (for the Linux core that is every fragment); with
-  one, only the edges the program exercised (and pins), which is the paper's method: what
+  one, only the edges the program exercised, which is the paper's method: what
   the program never reached is left out, and a call to it answers -ENOSYS.
 - ``plan``: merges and a placement on K cores minimizing modeled cycles (algorithm below).
 
@@ -79,16 +78,11 @@ PIECES = tuple((half, piece) for half in ("call", "reply") for piece in ("messag
 def dependency_graph(classes: dict[str, type]) -> nx.DiGraph:
     graph = nx.DiGraph()
     for name, cls in classes.items():
-        graph.add_node(name, interface=cls.interface(), replicable=cls.REPLICABLE,
-                       pinned_to=getattr(cls, "PINNED_TO", None))
+        graph.add_node(name, interface=cls.interface(), replicable=cls.REPLICABLE)
     for name, cls in classes.items():
         for peer in cls.USES:
             if peer != name:
                 graph.add_edge(name, peer, kind="uses")
-        pinned = getattr(cls, "PINNED_TO", None)
-        if pinned:
-            graph.add_edge(name, pinned, kind="pinned")
-            graph.add_edge(pinned, name, kind="pinned")
     return graph
 
 
@@ -101,15 +95,15 @@ def serving_fragments(syscalls: Iterable[str]) -> set[str]:
 def minimal_set(classes: dict[str, type], syscalls: Iterable[str] = (), entries: Iterable[str] = (),
                 reached: set[tuple[str, str]] | None = None) -> list[str]:
     """The closure of the entry fragments and the syscalls' serving fragments over the
-    dependency graph (only ``reached`` edges and pins when a profile gives ``reached``),
+    dependency graph (only ``reached`` edges when a profile gives ``reached``),
     in declaration order."""
     graph = dependency_graph(classes)
     todo = [f for f in list(entries) + sorted(serving_fragments(syscalls)) if f in graph]
     found = set(todo)
     while todo:
         name = todo.pop()
-        for _, peer, kind in graph.out_edges(name, data="kind"):
-            if peer not in found and (kind == "pinned" or reached is None or (name, peer) in reached):
+        for peer in graph.successors(name):
+            if peer not in found and (reached is None or (name, peer) in reached):
                 found.add(peer)
                 todo.append(peer)
     return [name for name in classes if name in found]
@@ -472,7 +466,7 @@ def plan(prof: Profile, classes: dict[str, type], cores: int, table: CostTable =
     """Propose merges, replicas and a placement on ``cores`` cores.
 
     Algorithm (greedy agglomerative merging, then a placement search):
-    1. Groups start as single fragments, a fragment and the one it is pinned to together.
+    1. Groups start as single fragments.
     2. Merge: take the pair of groups with the most calls between them; merge it unless a
        group holds a fragment in ``isolate`` (it keeps a task of its own), the result would
        exceed ``max_task`` fragments, or the merge would save less than ``min_gain`` of the
@@ -490,7 +484,7 @@ def plan(prof: Profile, classes: dict[str, type], cores: int, table: CostTable =
     names = [n for n in (fragments if fragments is not None else classes) if n in classes]
     isolate = set(isolate)
     edges = prof.edges()
-    groups = _pinned_groups(names, classes)
+    groups = [(name,) for name in names]
     saving = costs.of("local") - costs.direct
     total = sum(n for (a, b), n in edges.items() if a != b and a in names and b in names) * saving
     merges, refused = [], set()
@@ -533,17 +527,6 @@ def _placements(prof, tasks, task_of, duplicate, cores, costs):
             if trial_score < score:
                 current, score, improved = trial, trial_score, True
     yield make(current)
-
-
-def _pinned_groups(names: list[str], classes: dict[str, type]) -> list[tuple[str, ...]]:
-    graph = nx.Graph()
-    graph.add_nodes_from(names)
-    for n in names:
-        pinned = getattr(classes[n], "PINNED_TO", None)
-        if pinned in names:
-            graph.add_edge(n, pinned)
-    return [tuple(n for n in names if n in component) for component in
-            sorted(nx.connected_components(graph), key=lambda c: min(names.index(n) for n in c))]
 
 
 def _heaviest_pair(groups, edges: Counter, refused: set):

@@ -6,7 +6,7 @@ an open receive with nothing half-handled), so no message is in flight to a move
 fragment: a gate's queue is empty while its thread is receiving, and a deferred call
 stays in the fragment's own state, which moves with it. Pages move by grant (the pages a
 pager lent stay lent), endpoints are re-bound to the new thread, and ``rewire`` re-derives
-every task's capabilities. A fragment and the ones pinned to it move together.
+every task's capabilities.
 """
 
 from __future__ import annotations
@@ -40,15 +40,6 @@ def find_host(runtime: Runtime, name: str) -> Host:
     return find(runtime, name).host
 
 
-def _group(runtime: Runtime, fragment: Fragment) -> list[Fragment]:
-    """``fragment`` and the fragments pinned to it (or it to them) in its host."""
-    names = {fragment.NAME}
-    names |= {f.NAME for f in fragment.host.fragments
-              if getattr(f, "PINNED_TO", None) == fragment.NAME
-              or getattr(fragment, "PINNED_TO", None) == f.NAME}
-    return [f for f in fragment.host.fragments if f.NAME in names]
-
-
 def settle(machine, hosts: list[Host]) -> int:
     """Step until every host in ``hosts`` is quiet; returns the steps taken."""
     steps = 0
@@ -71,15 +62,11 @@ def _unique(runtime: Runtime, name: str) -> str:
 def split(runtime: Runtime, label: str) -> Host:
     fragment = find(runtime, label)
     old = fragment.host
-    group = _group(runtime, fragment)
-    if len(group) == len(old.fragments):
-        raise RecutError(f"{label} is already alone in task {old.name}"
-                         + (f" (with {', '.join(f.label for f in group if f is not fragment)}, pinned to it)"
-                            if len(group) > 1 else ""))
+    if len(old.fragments) == 1:
+        raise RecutError(f"{label} is already alone in task {old.name}")
     settle(runtime.machine, [old])
     host = runtime.new_host(_unique(runtime, fragment.label), old.core)
-    for member in group:
-        runtime.move(member, host)
+    runtime.move(fragment, host)
     runtime.kernel.emit("recut", thread=fragment.server.thread, op="split", fragment=label,
                         into=host.name, from_task=old.name)
     return host
@@ -95,10 +82,8 @@ def merge(runtime: Runtime, labels: list[str]) -> Host:
     hosts = list(dict.fromkeys(f.host for f in fragments))
     settle(runtime.machine, hosts)
     for fragment in fragments[1:]:
-        if fragment.host is target:
-            continue
-        for member in _group(runtime, fragment):
-            runtime.move(member, target)
+        if fragment.host is not target:
+            runtime.move(fragment, target)
     for host in hosts:
         if not host.fragments:
             runtime.remove_host(host)

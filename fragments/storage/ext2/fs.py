@@ -55,6 +55,7 @@ class Stat:
     atime: int
     mtime: int
     ctime: int
+    rdev: int  # a device file's number, else 0
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class Ext2:
     def stat(self, ino: int) -> Stat:
         inode = self._live(ino)
         return Stat(ino, inode.mode, inode.links, inode.uid, inode.gid, inode.size, inode.blocks,
-                    inode.atime, inode.mtime, inode.ctime)
+                    inode.atime, inode.mtime, inode.ctime, inode.rdev)
 
     def readdir(self, dir_ino: int) -> list[DirEntry]:
         """All entries in on-disk order, ``.`` and ``..`` first."""

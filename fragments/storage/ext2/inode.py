@@ -87,6 +87,14 @@ class Inode:
         return stat.S_ISLNK(self.mode) and self.size <= FAST_SYMLINK_MAX
 
     @property
+    def rdev(self) -> int:
+        """A device file's number, as Linux stores it (old encoding in ``block[0]``, else the
+        new one in ``block[1]``); 0 for every other kind of file."""
+        if self.format not in (stat.S_IFCHR, stat.S_IFBLK):
+            return 0
+        return self.block[0] or self.block[1]
+
+    @property
     def has_block_map(self) -> bool:
         """Whether ``block`` holds block pointers (everything but a fast symlink)."""
         return not self.is_fast_symlink
