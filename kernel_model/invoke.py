@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Callable
 
 from . import irqs, trace as T
 from .caps import INVALID_CAP, OBJ_ALL, OBJ_S, OBJ_SERVER, OBJ_W, Fpage
-from .ipc_abi import (PROTO_FACTORY, PROTO_IRQ, PROTO_IRQ_SENDER, PROTO_KOBJECT, PROTO_SCHEDULER,
+from .ipc_abi import (PROTO_FACTORY, PROTO_IRQ_SENDER, PROTO_KOBJECT, PROTO_SCHEDULER,
                       PROTO_TASK, PROTO_THREAD, MsgTag, bytes_to_words, words_to_bytes)
 from .objects import Factory, Icu, IpcGate, Irq, Task, Thread
 

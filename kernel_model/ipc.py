@@ -24,7 +24,7 @@ from .caps import CAP_SHIFT, FPAGE_MEMORY, Fpage, INVALID_CAP_BIT
 from .ipc_abi import (E_NO_REPLY_CAP, E_NOT_EXISTENT, E_RECV_ABORTED, E_RECV_MSG_CUT,
                       E_RECV_TIMEOUT, E_SEND_ABORTED, E_SEND_MAP_FAILED, E_SEND_MSG_CUT,
                       E_SEND_TIMEOUT, ERROR_NAMES, ITEM_GRANT, ITEM_MAP, MR_COUNT, OPEN_WAIT,
-                      PROTO_PAGE_FAULT, RECV, REPLY, SEND, TAG_ERROR, TIMEOUT_ZERO,
+                      RECV, REPLY, SEND, TAG_ERROR, TIMEOUT_ZERO,
                       UTCB_BR0, UTCB_TCR_ERROR, MsgTag, bytes_to_words, tag_of, timeout_us,
                       words_to_bytes)
 from .objects import IpcGate, Irq, Message, Receive, Thread, ThreadState

@@ -9,16 +9,16 @@ a trace event.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterator
+from typing import TYPE_CHECKING, Iterator
 
 from . import mapdb, trace as T
 from .addrspace import AddressSpace, MemoryFault
-from .caps import (CAP_SLOTS, MEM_R, MEM_W, MEM_X, OBJ_ALL, OBJ_R, Fpage, FPAGE_MEMORY,
+from .caps import (CAP_SLOTS, MEM_R, MEM_W, OBJ_ALL, OBJ_R, Fpage, FPAGE_MEMORY,
                    FPAGE_OBJECT, selector)
 from .cost import CostTable, DEFAULT_COSTS
 from .ipc_abi import UTCB_SIZE
 from .objects import (Factory, Icu, IpcGate, Irq, KernelObject, Task, Thread, ThreadState)
-from .physmem import PAGE_SHIFT, PAGE_SIZE, OutOfFrames, PhysicalMemory
+from .physmem import PAGE_SHIFT, PAGE_SIZE, PhysicalMemory
 
 if TYPE_CHECKING:
     from .machine import Machine

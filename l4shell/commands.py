@@ -12,7 +12,7 @@ may follow, from the command table and the live model (tasks, fragments, syscall
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 from fragments.linux.syscall_table import SYSCALLS

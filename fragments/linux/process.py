@@ -26,14 +26,12 @@ from dataclasses import dataclass, field
 
 import unicorn.arm_const as A
 
-from kernel_model.caps import OBJ_ALL
 from kernel_model.ipc_abi import EXC_CPSR, EXC_LR, EXC_PC, EXC_SP, EXC_TPIDRURO
 
 from fragments.runtime.fragment import EPOCH, Fragment, operation
 
 from . import abi
 from .abi import NEW_UTSNAME, RLIMIT32, RLIMIT64, SIGACTION, SIGSET, Signal
-from .elf import ExecFormatError
 from .syscalls import DEFER, Completions, Replace, SyscallServer
 
 INIT_PID = 1                   # orphans are reparented to init, which reaps them at once

@@ -6,7 +6,7 @@ from kernel_model import trace as T
 from kernel_model.boot import STACK_TOP, spawn_native
 from kernel_model.caps import MEM_R, MEM_RW, MEM_RX, MEM_RWX, OBJ_ALL, Fpage, selector
 from kernel_model.ipc_abi import (EXC_WORDS, ITEM_MAP, PF_EXEC, PF_NOT_PRESENT, PF_WRITE,
-                                  PROTO_EXCEPTION, PROTO_PAGE_FAULT, MsgTag)
+                                  PROTO_EXCEPTION, MsgTag)
 from kernel_model.machine import Machine
 
 from .scenarios import mrs
