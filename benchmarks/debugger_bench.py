@@ -52,9 +52,10 @@ def one_reverse_step(program: str, history: int, checkpoints: bool) -> None:
     start = time.perf_counter()
     while session.machine.instructions() < history and session.step() is not None:
         pass
-    dbg.loop = (time.perf_counter() - start, session.machine.instructions(), time.perf_counter())
+    forward, reached, began = time.perf_counter() - start, session.machine.instructions(), time.perf_counter()
+    dbg.loop = lambda: (forward, reached, began)
     execute(dbg, "reverse-step 1")
-    report(dbg, dbg.loop)          # no checkpoint before the target: went back from boot, here
+    report(dbg, dbg.loop())          # no checkpoint before the target: went back from boot, here
     if session.checkpoints is not None:
         session.checkpoints.finish(0)
 

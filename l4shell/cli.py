@@ -152,7 +152,7 @@ def _carry_on(dbg, message: dict) -> int:
         path, check, record, index = where
         status = run_script(dbg, path, check, record=record, start=index, answered=answered)
     else:
-        status = run_shell(dbg, answered=answered)
+        status = run_shell(dbg, answered=answered, typeahead=where[0])
     dbg.session.close()
     return status
 

@@ -64,7 +64,7 @@ class Debugger:
     interrupted: object = staticmethod(lambda: False)     # Ctrl-C in the shell, Stop in the TUI
     narrate: object = staticmethod(lambda text: None)     # the TUI shows narration in a panel
     pause: object = staticmethod(lambda: None)            # batch: nothing to wait for
-    loop: tuple = ()               # where the shell or a script is, for a resumed process
+    loop: object = staticmethod(tuple)   # () -> where the shell or a script is (plain data)
     _next_number: int = 1
 
     # --- stopping ---------------------------------------------------------------------
@@ -122,7 +122,7 @@ class Debugger:
     # --- going back through a checkpoint ----------------------------------------------------
     def handover(self, travel) -> dict:
         """What a process resumed from a checkpoint needs to answer the command and carry on."""
-        return {"travel": travel, "loop": self.loop, "history": self.history, "strace": self.session.strace_on,
+        return {"travel": travel, "loop": self.loop(), "history": self.history, "strace": self.session.strace_on,
                 "breakpoints": [replace(b, test=None, cond=None) for b in self.breakpoints],
                 "next_number": self._next_number}
 

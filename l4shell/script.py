@@ -88,7 +88,7 @@ def run_script(dbg, path: str, check: bool = False, out=sys.stdout, record: bool
             result = answered
         else:
             print(f"(l4) {line}", file=out)
-            dbg.loop = ("script", path, check, record, number - 1)
+            dbg.loop = lambda: ("script", path, check, record, number - 1)
             result = execute(dbg, line)
         if result.text:
             print(result.text, file=out)

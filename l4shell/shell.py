@@ -14,6 +14,7 @@ from pathlib import Path
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import Completer, Completion
 from prompt_toolkit.history import FileHistory, InMemoryHistory
+from prompt_toolkit.input.typeahead import clear_typeahead, get_typeahead, store_typeahead
 
 from .commands import CommandError, command, complete, execute
 
@@ -45,9 +46,10 @@ def _quit(dbg, args):
     raise SystemExit(0)
 
 
-def run_shell(dbg, input=None, output=None, answered=None) -> int:
+def run_shell(dbg, input=None, output=None, answered=None, typeahead=()) -> int:
     """The read-eval-print loop (``input``/``output``: prompt_toolkit pipes, for tests). A
-    process resumed from a checkpoint carries on with the ``answered`` command's result."""
+    process resumed from a checkpoint carries on with the ``answered`` command's result and
+    the keys typed ahead in the process that went back (its own are stale)."""
     history = InMemoryHistory() if input is not None else _file_history()
     prompt = PromptSession(history=history, completer=_Completer(dbg), input=input, output=output,
                            complete_while_typing=False)
@@ -55,7 +57,10 @@ def run_shell(dbg, input=None, output=None, answered=None) -> int:
     dbg.interrupted = lambda: stop["flag"]
     dbg.pause = lambda: prompt.prompt("(press Enter) ")
     write = (lambda text: output.write(text + "\n")) if output is not None else print
-    dbg.loop = ("shell",)
+    dbg.loop = lambda: ("shell", get_typeahead(prompt.input))
+    if answered is not None:
+        clear_typeahead(prompt.input)
+        store_typeahead(prompt.input, list(typeahead))
     if answered is None:
         write(BANNER)
     elif answered.text:

@@ -109,3 +109,18 @@ def test_the_session_status_reaches_the_caller_through_the_anchor(tmp_path):
 def test_a_checkpoint_interval_must_be_positive():
     result = l4shell("script", "--checkpoint-interval", "0", "demos/walkthroughs/first_program.l4s")
     assert result.returncode == 2 and "positive number of seconds" in result.stderr
+
+
+def test_the_shell_goes_back_and_keeps_the_keys_typed_ahead():
+    """Commands piped into the shell are read ahead by the process that goes back; the
+    resumed process gets them (not the stale ones its frozen copy had read)."""
+    typed = "start syscall_loop 3000\ncontinue\nreverse-step 2\nreverse-step 1\nstep 3\nquit\n"
+
+    def stops(*options: str) -> list[str]:
+        result = subprocess.run([sys.executable, "-m", "l4shell.cli", "shell", *options], input=typed,
+                                cwd=ROOT, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr
+        return [line for line in result.stdout.splitlines() if line.startswith("step ")]
+
+    frozen = stops("--checkpoint-interval", "0.02")
+    assert len(frozen) == 3 and frozen == stops("--no-checkpoints")
