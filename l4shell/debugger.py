@@ -233,7 +233,7 @@ def _next(dbg, args):
 def _continue(dbg, args):
     stop = dbg.go()
     if stop.reason == "exited":
-        statuses = ", ".join(f"{dbg.session.names[p]} (pid {p}) status {dbg.session.system.exit_status(p)}"
+        statuses = ", ".join(f"{dbg.session.names[p]} (pid {p}) {dbg.session.ended(p)}"
                              for p in dbg.session.pids)
         return f"all programs ended: {statuses}" if statuses else "nothing to run"
     return dbg.where(stop)

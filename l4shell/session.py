@@ -32,6 +32,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable
 
+from fragments.linux.abi import Signal
 from fragments.linux.system import boot_linux
 from kernel_model.machine import Machine
 
@@ -233,6 +234,17 @@ class Session:
 
     def running(self) -> list[int]:
         return [pid for pid in self.pids if self.system.exit_status(pid) is None]
+
+    def ended(self, pid: int) -> str | None:
+        """How program ``pid`` ended ("exit status N" or "killed by SIGNAME"); None while
+        it runs."""
+        status = self.system.exit_status(pid)
+        if status is None:
+            return None
+        if status & 0x7F:
+            number = status & 0x7F
+            return f"killed by {Signal(number).name if number in Signal._value2member_map_ else f'signal {number}'}"
+        return f"exit status {status >> 8 & 0xFF}"
 
     def stepi(self, count: int, core: int | None = None) -> Stop:
         """Exactly ``count`` ARM instructions (on ``core`` if given), in single-step mode."""

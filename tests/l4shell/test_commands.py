@@ -30,7 +30,12 @@ def test_continue_runs_the_program_to_its_end_with_its_output(dbg):
     ok(dbg, "start hello a b")
     text = ok(dbg, "continue")
     assert "hello, world\nargv[0]=hello\nargv[1]=a\nargv[2]=b" in text
-    assert "status 512" in text
+    assert "exit status 2" in text
+
+
+def test_a_program_killed_by_a_signal_is_reported_by_its_name(dbg):
+    ok(dbg, "start nxstack")
+    assert "nxstack (pid 2) killed by SIGSEGV" in ok(dbg, "continue")
 
 
 def test_stepi_runs_exactly_n_instructions(dbg):

@@ -29,7 +29,7 @@ def test_a_session_typed_at_the_prompt():
     assert "started hello as pid 2" in text
     assert "stopped: next syscall" in text
     assert "pager" in text and "error: unknown command 'bogus'" in text
-    assert "hello, world" in text and "status 512" in text
+    assert "hello, world" in text and "exit status 2" in text
     assert dbg.history[:2] == ["start hello a b", "next syscall"]
 
 
