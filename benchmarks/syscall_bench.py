@@ -9,6 +9,11 @@ run. Nothing is asserted: the numbers depend on the host.
      hook that answers the few syscalls musl's start-up and the loop make;
    - through the model, as ``l4shell run`` does it (Machine, boot_linux, the file in /bin,
      spawn, machine.run).
+   Two rows measure what any model of this design pays at the least, whatever its kernel
+   code costs: leaving and re-entering the emulator at every svc (``StopAtSvc``: the bare
+   run, but the hook stops emulation and Python answers outside it, as a kernel that takes
+   the exception out of the emulator must), and the trace events a null syscall makes
+   (every kernel-visible event is one, DESIGN.md principle 5), each costed on its own.
    Each side runs two sizes (N and N/10) and reports the slope, so start-up (boot, ELF
    load, page faults, printf) cancels out. Both sides are timed in CPU time of the thread
    that runs them (``time.thread_time``), so that other load on a shared machine inflates
@@ -146,8 +151,28 @@ class BareLinux:
             raise RuntimeError(f"bare run stopped without exit at pc {self.uc.reg_read(A.UC_ARM_REG_PC):#x}")
 
 
-def bare_syscall_loop(n: int) -> float:
-    bare = BareLinux((DEMOS / "syscall_loop").read_bytes(), [b"syscall_loop", str(n).encode()])
+class StopAtSvc(BareLinux):
+    """The bare run, but every svc leaves the emulator: the hook stops it, Python answers
+    the syscall outside, and emulation starts again after the svc."""
+
+    def _svc(self, uc, intno, _):
+        self.trapped = True
+        uc.emu_stop()
+
+    def run(self) -> None:
+        pc = self.entry
+        while self.status is None:
+            self.trapped = False
+            thumb = self.uc.reg_read(A.UC_ARM_REG_CPSR) & 0x20
+            self.uc.emu_start(pc | (1 if thumb else 0), 0xFFFFFFFF + 1)
+            pc = self.uc.reg_read(A.UC_ARM_REG_PC)
+            if not self.trapped:
+                raise RuntimeError(f"stopped without a svc at pc {pc:#x}")
+            BareLinux._svc(self, self.uc, 2, None)
+
+
+def bare_syscall_loop(n: int, engine: type = BareLinux) -> float:
+    bare = engine((DEMOS / "syscall_loop").read_bytes(), [b"syscall_loop", str(n).encode()])
     start = time.thread_time()
     bare.run()
     elapsed = time.thread_time() - start
@@ -247,6 +272,24 @@ def _check_loop_output(who: str, n: int, output: bytes, status: int | None) -> N
 
 # ------------------------------------------------------------------ measuring
 
+def events_per_syscall(composition: str) -> tuple[float, float]:
+    """(trace events per null syscall, host µs to emit one such event)."""
+    counts = []
+    for n in (1000, 2000):
+        machine, system, output = boot(composition)
+        system.fs.add_file(b"/bin/syscall_loop", (DEMOS / "syscall_loop").read_bytes())
+        system.spawn("/bin/syscall_loop", ["syscall_loop", str(n)], ENV)
+        machine.run()
+        counts.append(len(machine.trace))
+    kinds = [(e.kind, e.thread, dict(e.data)) for e in machine.trace.events[-200:]]
+    threads = {t.name: t for t in machine.kernel.threads}
+    start = time.thread_time()
+    for kind, thread, data in kinds * 50:
+        machine.kernel.emit_data(kind, threads.get(thread), data)
+    per_event = (time.thread_time() - start) / (len(kinds) * 50) * 1e6
+    return (counts[1] - counts[0]) / 1000, per_event
+
+
 def slope_us(measure, n: int, repeat: int) -> float:
     """Host µs per syscall: (t(n) - t(n/10)) / (n - n/10), best of ``repeat``."""
     small = n // 10
@@ -282,12 +325,18 @@ def main(argv: list[str] | None = None) -> None:
     n, forks, repeat = (4_000, 5, 1) if args.quick else (20_000, 30, 2)
 
     bare = slope_us(bare_syscall_loop, n, 5)
+    stop_at_svc = slope_us(lambda n: bare_syscall_loop(n, StopAtSvc), n, 5)
+    events, per_event = events_per_syscall(args.composition)
     model = slope_us(lambda n: model_syscall_loop(n, args.composition), n, repeat)
     per_run = model_forkexec_fresh(forks, args.composition)
     series, rss_per_run, events_per_run = model_forkexec_one_system(forks, args.composition)
     rows = [
         ("null syscall (getppid), bare unicorn + Python hook", f"{bare:.2f} µs", "1.00",
          f"N={n:,} and {n // 10:,}, slope"),
+        ("  the floor: leaving and re-entering unicorn at each svc", f"{stop_at_svc:.2f} µs",
+         f"{stop_at_svc / bare:.1f}×", "same N; the bare hook answers outside the emulator"),
+        ("  the floor: its trace events", f"{events * per_event:.2f} µs", f"{events * per_event / bare:.1f}×",
+         f"{events:.0f} events per syscall, {per_event:.2f} µs each"),
         (f"null syscall (getppid), model ({args.composition})", f"{model:.1f} µs",
          f"{model / bare:.1f}×", "same N; goal ≤ 3×"),
         ("forkexec runs/s (2 fork, 1 execve, 2 wait4 each)", f"{1 / per_run:.1f} /s", "",
