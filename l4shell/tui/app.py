@@ -9,6 +9,7 @@ pane its freshly gathered view. Layout: below 120 columns or 34 rows one pane at
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 
 from textual.app import App
@@ -168,7 +169,9 @@ class L4App(App):
 
     # --- the engine's doorbell -----------------------------------------------------------------------
     def on_model_updated(self, _: ModelUpdated) -> None:
+        started = time.thread_time()
         self.engine.answered()
+        self.call_after_refresh(lambda: self.engine.drawn(time.thread_time() - started))
         self.updates += 1
         update = self.engine.latest
         console = self.query_one(ConsolePane)

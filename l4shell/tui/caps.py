@@ -56,4 +56,4 @@ class CapsPane(Pane):
     def show(self, view) -> None:
         name, rows = view
         self.query_one(LineView).set_rows(rows)
-        self.border_subtitle = f"of {name}, {len(rows)} slots" if name else "select a task"
+        self.subtitle(f"of {name}, {len(rows)} slots" if name else "select a task")

@@ -1,6 +1,6 @@
 """Cores: per ARM core, the running thread and its mode, the counters, the run queue.
 
-From ``inspection.snapshot`` (clock, current thread, run queue, slice timer) and the core's
+From ``inspection.core_view`` (clock, current thread, run queue, slice timer) and the core's
 own instruction counter. Mode: ``user`` while an ARM thread (a Linux program) runs,
 ``server`` while a Python fragment server runs, ``idle`` when nothing does. Selecting a row
 focuses the task of the thread it runs; the core running the focused task is marked ▶.
@@ -30,8 +30,8 @@ class CoresPane(Pane):
         machine = ctx.session.machine
         focus = focused_task(ctx)
         rows = []
-        for view in inspection.snapshot(machine).cores:
-            core = machine.cores[view.index]
+        for core in machine.cores:
+            view = inspection.core_view(core)
             thread = core.current
             mode = "idle" if thread is None else "server" if thread.is_python else "user"
             mark = "▶" if thread is not None and thread.task is focus else " "

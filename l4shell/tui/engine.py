@@ -20,8 +20,13 @@ Runs and coalescing: while a command runs the machine, the debugger calls
 ``interrupted()`` before every step. There, between two steps (the model is consistent), the
 engine answers the requests that came meanwhile — re-cuts, console input, inspection
 commands, refreshes; another run is refused — so a user can re-cut a running workload, and
-it publishes fresh views at most ``UPDATE_HZ`` times a second of host time. A doorbell is
-posted only after the previous one was answered, so the UI queue never floods. Host time
+it publishes fresh views now and then. A doorbell is posted only after the previous one was
+answered, so the UI queue never floods, and a run gathers views only when the UI took the
+previous ones. How often: the UI thread shares the interpreter (the GIL) with the model, so
+the CPU time spent gathering views and drawing them (``_cost``; the UI reports its part
+with ``drawn``) is time the model did not run. A run publishes at most ``UPDATE_HZ`` times
+a second, and no more often than keeps that cost to ``WATCH_SHARE`` of the host time (a big
+terminal is refreshed less often), but at least ``MIN_HZ`` times a second. Host time
 decides only how often the UI is refreshed; it never reaches the model. A command with no
 steps of its own to pause at (a re-execution for reverse-step, a re-cut waiting for its
 tasks to rest) holds the requests until it ends; the UI stays live and shows it busy.
@@ -48,6 +53,8 @@ from .focus import Focus
 from .traceindex import TraceIndex
 
 UPDATE_HZ = 10
+MIN_HZ = 2
+WATCH_SHARE = 0.06       # of the host time, for gathering and drawing views while a run goes on
 # Commands that run (or replace) the machine: refused while a run is in progress.
 RUN_COMMANDS = {"step", "stepi", "next", "continue", "until", "finish", "reverse-step",
                 "reverse-stepi", "reverse-next", "reverse-continue", "goto", "boot"}
@@ -79,13 +86,27 @@ class Request:
 
 @dataclass
 class Context:
-    """What a pane's ``gather`` gets, on the model thread."""
+    """What a pane's ``gather`` gets, on the model thread. One is made per update, so what
+    several panes read (the focused task, the kernel snapshot, the trace index) is computed
+    once (``shared``) — and only if a visible pane asks for it."""
     session: object
     dbg: object
     focus: Focus
-    index: TraceIndex
-    cache: dict = field(default_factory=dict)   # per-pane scratch (incremental scans)
+    trace_index: TraceIndex
+    cache: dict = field(default_factory=dict)   # per-pane scratch (incremental scans), kept
     stop: str = ""                              # why the last run ended
+    _shared: dict = field(default_factory=dict)  # this update's shared views
+
+    def shared(self, name: str, make: Callable[[], object]):
+        """``make()``, computed once for this update whoever asks first."""
+        if name not in self._shared:
+            self._shared[name] = make()
+        return self._shared[name]
+
+    @property
+    def index(self) -> TraceIndex:
+        """The trace index, brought up to date the first time a pane reads it."""
+        return self.shared("index", lambda: self.trace_index.update(self.session.machine.trace))
 
 
 class Engine:
@@ -112,7 +133,9 @@ class Engine:
         self._output_of, self._shown, self._shown_text = None, 0, ""   # output shown live
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._quit = False
-        self._last_publish = 0.0
+        self._last_publish = 0.0            # host time of the last publish
+        self._gathering = 0.0               # CPU seconds the last publish took
+        self._cost = 0.0                    # CPU seconds to gather and draw the last views
         self._narration, self._paused, self._script = "", False, ""
         self._completion: tuple = ()
         self._stop_reason = ""
@@ -156,8 +179,12 @@ class Engine:
         self.submit("quit")
 
     def answered(self) -> None:
-        """The UI took the doorbell; the next publish may ring again."""
+        """The UI took the doorbell (it reads ``latest`` next); the next publish may ring again."""
         self._bell = False
+
+    def drawn(self, cpu: float) -> None:
+        """The UI drew the views it took, in ``cpu`` seconds of its thread's CPU time."""
+        self._cost = self._gathering + cpu
 
     @property
     def pending(self) -> bool:
@@ -274,9 +301,13 @@ class Engine:
         while self._requests and not self._stop.is_set():
             self._handle(self._requests.popleft())
             self._publish()
-        if time.monotonic() - self._last_publish >= 1 / UPDATE_HZ:
+        if not self._bell and time.monotonic() - self._last_publish >= self._period():
             self._publish()
         return self._stop.is_set()
+
+    def _period(self) -> float:
+        """Host seconds between two publishes during a run (see the module docstring)."""
+        return min(max(1 / UPDATE_HZ, self._cost / WATCH_SHARE), 1 / MIN_HZ)
 
     # --- scripts ----------------------------------------------------------------------------
     def _play(self, path: str) -> None:
@@ -334,9 +365,8 @@ class Engine:
         if dbg is None:
             self.latest = Update(self._generation, self._done, False, {})
         else:
-            self._last_publish = time.monotonic()
+            self._last_publish, cpu = time.monotonic(), time.thread_time()
             self._show_output(dbg.session)
-            self.index.update(dbg.session.machine.trace)
             ctx = Context(dbg.session, dbg, self.focus, self.index, self.cache, self._stop_reason)
             views = {}
             for pane, gather in self.gatherers.items():
@@ -345,6 +375,7 @@ class Engine:
                         views[pane] = gather(ctx)
                     except Exception as error:   # a pane bug: shown in the pane
                         views[pane] = PaneError(f"{type(error).__name__}: {error}")
+            self._gathering = time.thread_time() - cpu
             self._generation += 1
             self.latest = Update(self._generation, self._done, self._depth > 0, views, self._narration,
                                  self._paused, self._script, self._completion, self._quit_requested)

@@ -4,7 +4,8 @@ Filter words (typed after ``/``): event kinds (``page-fault``, ``ipc-send``…) 
 shell's short names (``ipc pf irq syscall sched recut fragment``), ``task=NAME``,
 ``core=N``; ``-KIND`` hides a kind (``-quantum -schedule`` quiets a busy log). The pane keeps the
 last ``ROWS`` matches and, at each refresh, looks only at the events appended since the last
-one (after a filter change or a rewind it scans back from the end once). Events of the
+one, from the newest back, until it has ``ROWS`` (after a filter change or a rewind: back from
+the end of the trace); a row's text is made once, when its event enters the log. Events of the
 focused task are marked ▶; selecting an event focuses its task (and its fault, for a page
 fault).
 """
@@ -22,7 +23,7 @@ from .lineview import LineView
 from .pane import Pane, columns, focused_task
 
 ROWS = 200
-WIDTHS = (8, 11, 2, 11, 24)
+WIDTHS = (7, 11, 2, 11, 24)        # after the one-character focus mark
 
 
 def parse_filter(text: str):
@@ -41,6 +42,13 @@ def parse_filter(text: str):
                       and (task is None or e.task == task) and (core is None or e.core == core))
 
 
+def _row(e) -> tuple:
+    """(seq, task, kind, the row's text after its focus mark), made once per event shown."""
+    return (e.seq, e.task, e.kind, columns(WIDTHS, f"{e.seq:>7}", e.time, e.core, e.kind,
+                                           f"{e.task}/{e.thread}" if e.thread and e.thread != e.task else e.task,
+                                           _detail(e.data)))
+
+
 def _detail(data: dict) -> str:
     return " ".join(f"{k}={hex(v) if isinstance(v, int) and not isinstance(v, bool) and v > 0xFFFF else v}"
                     for k, v in data.items())
@@ -52,41 +60,36 @@ class EventLog(Pane):
 
     def compose(self):
         yield Input(placeholder="/ filter: kinds, -kind, task=NAME, core=N", id="log-filter")
-        yield LineView(columns(WIDTHS, "       #", "time", "c", "kind", "who", "detail"), tail=True,
+        yield LineView(" " + columns(WIDTHS, "      #", "time", "c", "kind", "who", "detail"), tail=True,
                        cursor=True)
 
     @staticmethod
     def gather(ctx):
-        trace = ctx.session.machine.trace
+        events = ctx.session.machine.trace.events
         state = ctx.cache.get("log")
-        if state is None or state["trace"] is not trace or state["filter"] != ctx.focus.log_filter \
-                or state["seen"] > len(trace):
-            test = parse_filter(ctx.focus.log_filter)
-            found = deque(maxlen=ROWS)
-            for event in reversed(trace.events):
+        if state is None or state["events"] is not events or state["filter"] != ctx.focus.log_filter \
+                or state["seen"] > len(events):
+            state = ctx.cache["log"] = {"events": events, "filter": ctx.focus.log_filter, "seen": 0,
+                                        "test": parse_filter(ctx.focus.log_filter), "rows": deque(maxlen=ROWS)}
+        test, seen, found = state["test"], state["seen"], []
+        for index in range(len(events) - 1, seen - 1, -1):    # newest first: at most ROWS matches
+            event = events[index]
+            if test(event):
+                found.append(_row(event))
                 if len(found) == ROWS:
                     break
-                if test(event):
-                    found.appendleft(event)
-            state = ctx.cache["log"] = {"trace": trace, "filter": ctx.focus.log_filter, "test": test,
-                                        "seen": len(trace), "events": found}
-        for event in trace.events[state["seen"]:]:
-            if state["test"](event):
-                state["events"].append(event)
-        state["seen"] = len(trace)
+        state["rows"].extend(reversed(found))
+        state["seen"] = len(events)
         focus = focused_task(ctx)
         name = focus.name if focus else None
-        rows = tuple((e.seq, columns(WIDTHS, f"{'▶' if e.task == name else ' '}{e.seq:>7}", e.time, e.core,
-                                     e.kind, f"{e.task}/{e.thread}" if e.thread and e.thread != e.task else e.task,
-                                     _detail(e.data)))
-                     for e in state["events"])
-        about = {str(e.seq): (e.task, e.kind) for e in state["events"]}
+        rows = tuple((seq, ("▶" if task == name else " ") + text) for seq, task, _, text in state["rows"])
+        about = {str(seq): (task, kind) for seq, task, kind, _ in state["rows"]}
         return rows, about
 
     def show(self, view) -> None:
         rows, self.about = view
         self.query_one(LineView).set_rows(rows)
-        self.border_subtitle = f"last {len(rows)} matching"
+        self.subtitle(f"last {len(rows)} matching")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()

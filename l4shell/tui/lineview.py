@@ -51,7 +51,7 @@ class LineView(Widget, can_focus=True):
         super().__init__(id=id, classes="-wrap" if wrap else "")
         self.header = Content.styled(header, "bold $text-accent") if header else None
         self.tail, self.cursor, self.wrap, self.limit = tail, cursor, wrap, limit
-        self.rows: list[tuple[str, Content]] = []
+        self.rows: list[tuple[str, str | Content]] = []   # made Content when drawn
         self.shown: tuple = ()               # what set_rows got last (equal updates are skipped)
         self.follow = tail                   # showing the end, until the user moves up
         self.top = 0                         # first row shown when not following
@@ -65,7 +65,7 @@ class LineView(Widget, can_focus=True):
             return
         key = self.key
         self.shown = rows
-        self.rows = [(str(k), t if isinstance(t, Content) else Content(t)) for k, t in rows][-self.limit:]
+        self.rows = [(str(k), t) for k, t in rows[-self.limit:]]
         keys = [k for k, _ in self.rows]
         if self.at is not None:
             self.at = keys.index(key) if key in keys else min(self.at, len(keys) - 1) if keys else None
@@ -73,13 +73,18 @@ class LineView(Widget, can_focus=True):
 
     def append(self, rows) -> None:
         """Add rows at the end (a log); the oldest go beyond ``limit``."""
-        self.rows += [(str(k), t if isinstance(t, Content) else Content(t)) for k, t in rows]
+        self.rows += [(str(k), t) for k, t in rows]
         if len(self.rows) > self.limit:
             cut = len(self.rows) - self.limit
             del self.rows[:cut]
             self.top = max(self.top - cut, 0)
             self.at = None if self.at is None else max(self.at - cut, 0)
         self.refresh()
+
+    @property
+    def texts(self) -> list[str]:
+        """The rows' plain text."""
+        return [t.plain if isinstance(t, Content) else t for _, t in self.rows]
 
     @property
     def key(self) -> str | None:
@@ -108,7 +113,7 @@ class LineView(Widget, can_focus=True):
             return Content("\n").join(lines + self._folded(height, width))
         first = self._first()
         for index in range(first, min(first + height, len(self.rows))):
-            text = self.rows[index][1]
+            text = _content(self.rows[index][1])
             if index == self.at:
                 text = text.pad_right(max(width - text.cell_length, 0)).stylize("reverse")
             lines.append(text)
@@ -119,12 +124,12 @@ class LineView(Widget, can_focus=True):
         out: list[Content] = []
         if self.follow:
             for index in range(len(self.rows) - 1, -1, -1):
-                out[:0] = self.rows[index][1].wrap(width) or [Content("")]
+                out[:0] = _content(self.rows[index][1]).wrap(width) or [Content("")]
                 if len(out) >= height:
                     break
             return out[-height:]
         for index in range(self._first(), len(self.rows)):
-            out += self.rows[index][1].wrap(width) or [Content("")]
+            out += _content(self.rows[index][1]).wrap(width) or [Content("")]
             if len(out) >= height:
                 break
         return out[:height]
@@ -170,3 +175,7 @@ class LineView(Widget, can_focus=True):
 
     def on_mouse_scroll_down(self, event: MouseScrollDown) -> None:
         self.action_move(3)
+
+
+def _content(text: str | Content) -> Content:
+    return text if isinstance(text, Content) else Content(text)

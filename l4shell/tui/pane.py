@@ -41,9 +41,15 @@ class Pane(Vertical):
 
     def update_view(self, view) -> None:
         if isinstance(view, PaneError):
-            self.border_subtitle = f"error: {view.text}"[:60]
+            self.subtitle(f"error: {view.text}"[:60])
             return
         self.show(view)
+
+    def subtitle(self, text: str) -> None:
+        """Set the border's subtitle. Textual repaints the whole pane at every assignment,
+        even of the same text: unchanged, it is left alone."""
+        if text != self.border_subtitle:
+            self.border_subtitle = text
 
 
 def columns(widths: tuple[int, ...], *cells) -> str:
@@ -54,7 +60,11 @@ def columns(widths: tuple[int, ...], *cells) -> str:
 
 def focused_task(ctx):
     """The task the panes are focused on: the user's choice while it exists, else the
-    newest Linux process still alive, else None (model thread)."""
+    newest Linux process still alive, else None (model thread; found once per update)."""
+    return ctx.shared("focused task", lambda: _focused_task(ctx))
+
+
+def _focused_task(ctx):
     kernel = ctx.session.machine.kernel
     if ctx.focus.task:
         task = kernel.find_task(ctx.focus.task)

@@ -111,7 +111,7 @@ class FaultPane(Pane):
         rows, chosen, path, self.tasks = view
         self.query_one("#fault-list", LineView).set_rows(rows)
         self.query_one("#fault-path", LineView).set_rows(path)
-        self.border_subtitle = f"fault #{chosen}" if chosen is not None else ""
+        self.subtitle(f"fault #{chosen}" if chosen is not None else "")
 
     def on_line_view_chosen(self, event: LineView.Chosen) -> None:
         self.post_message(Selected(fault=int(event.key), task=self.tasks.get(event.key)))

@@ -31,7 +31,7 @@ class QueuesPane(Pane):
 
     @staticmethod
     def gather(ctx):
-        snap = inspection.snapshot(ctx.session.machine)
+        snap = ctx.shared("snapshot", lambda: inspection.snapshot(ctx.session.machine))
         task = focused_task(ctx)
         mine = {t.name for t in task.threads} if task is not None else set()
 

@@ -84,7 +84,7 @@ class TasksPane(Pane):
         tasks, focus, regions = view
         self.query_one("#task-list", LineView).set_rows(tasks)
         self.query_one("#regions", LineView).set_rows(regions)
-        self.border_subtitle = f"regions of {focus}" if focus else "select a task"
+        self.subtitle(f"regions of {focus}" if focus else "select a task")
 
     def on_line_view_chosen(self, event: LineView.Chosen) -> None:
         if event.view.id == "task-list":

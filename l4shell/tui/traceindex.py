@@ -17,7 +17,7 @@ class TraceIndex:
         self.seen = 0
         self.seqs: dict[str, list[int]] = {kind: [] for kind in INDEXED}
 
-    def update(self, trace) -> None:
+    def update(self, trace) -> "TraceIndex":
         if trace is not self.trace or len(trace) < self.seen:
             self.trace, self.seen = trace, 0
             self.seqs = {kind: [] for kind in INDEXED}
@@ -27,6 +27,7 @@ class TraceIndex:
             if bucket is not None:
                 bucket.append(event.seq)
         self.seen = len(trace)
+        return self
 
     def last(self, kind: str, count: int = 1) -> list[int]:
         return self.seqs[kind][-count:]

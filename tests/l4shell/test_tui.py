@@ -65,11 +65,11 @@ async def until(pilot, condition) -> None:
 
 
 def transcript(app: L4App) -> str:
-    return "\n".join(text.plain for _, text in app.query_one("#transcript", LineView).rows)
+    return "\n".join(app.query_one("#transcript", LineView).texts)
 
 
 def rows(app: L4App, selector: str) -> list[str]:
-    return [text.plain for _, text in app.query_one(selector, LineView).rows]
+    return app.query_one(selector, LineView).texts
 
 
 def status(app: L4App) -> tuple:
@@ -428,6 +428,38 @@ def test_model_runs_on_one_thread_and_updates_are_coalesced():
         assert app.updates - updates < steps / 50
         assert "all equal: yes" in transcript(app)
     drive(body, size=(80, 24))
+
+
+def test_a_run_gathers_views_only_when_the_ui_took_the_last_ones():
+    """The engine rings once and waits for the UI to answer: a UI that never takes the
+    doorbell costs a running model no gathering of views at all — only the publishes that
+    answer requests (boot, start, the end of continue) gather; once answered, the next
+    publish rings again."""
+    import time
+
+    from l4shell.tui.engine import Engine
+    gathered, rung = [], []
+    engine = Engine(Options("fragmented", 2, 0), {"status": lambda ctx: gathered.append(ctx.session.steps)},
+                    rung.append)
+    engine.start()
+    try:
+        engine.submit("line", "start syscall_loop 1000")
+        run = engine.submit("line", "continue")
+        for _ in range(WAIT_LIMIT):
+            if engine.latest is not None and engine.latest.done >= run and not engine.latest.busy:
+                break
+            time.sleep(0.01)
+        assert len(rung) == 1
+        assert len(gathered) == 3 and gathered[-1] > 1000          # boot, start, the run's end
+        engine.answered()
+        engine.submit("refresh")
+        for _ in range(WAIT_LIMIT):
+            if len(rung) == 2:
+                break
+            time.sleep(0.01)
+        assert len(rung) == 2
+    finally:
+        engine.shutdown()
 
 
 # --- snapshots -------------------------------------------------------------------------------------------
