@@ -145,7 +145,7 @@ def _carry_on(dbg, message: dict) -> int:
     on with the shell or the script where it was."""
     from l4shell.script import run_script
     from l4shell.shell import run_shell
-    answered = dbg.resume(message)
+    answered = _cancellable(dbg, lambda: dbg.resume(message))
     signal.signal(signal.SIGINT, signal.default_int_handler)    # ignored while frozen
     kind, *where = message["loop"]
     if kind == "script":
@@ -155,6 +155,19 @@ def _carry_on(dbg, message: dict) -> int:
         status = run_shell(dbg, answered=answered, typeahead=where[0])
     dbg.session.close()
     return status
+
+
+def _cancellable(dbg, go_back):
+    """``go_back()`` with Ctrl-C cancelling its re-execution between two steps (the shell
+    or script loop it came from is not running yet to catch it)."""
+    pressed = {"flag": False}
+    dbg.interrupted = lambda: pressed["flag"]
+    previous = signal.signal(signal.SIGINT, lambda *_: pressed.update(flag=True))
+    try:
+        return go_back()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        dbg.interrupted = lambda: False
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,9 @@ single-step mode (one instruction per ARM quantum): slower, exact. Going back re
 the session (``Session.goto_step``); breakpoints are not part of the model and survive it.
 When it goes back through a checkpoint, another process carries on: ``handover`` says what
 it needs (the breakpoints, the command being answered, ``loop``: where the shell or script
-was) and ``resume`` there answers the command.
+was) and ``resume`` there answers the command. A re-execution can be long (from boot, the
+whole run again): ``going_back`` (by default ``interrupted``, so Ctrl-C in the shell) may
+cancel it between two steps, and the command then says at which earlier step it stopped.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Debugger:
     raw: str = ""                  # the current command's arguments, unparsed (expressions)
     history: list[str] = field(default_factory=list)
     interrupted: object = staticmethod(lambda: False)     # Ctrl-C in the shell, Stop in the TUI
+    going_back: object = None      # (step, target) -> True to cancel a re-execution; None: interrupted()
     narrate: object = staticmethod(lambda text: None)     # the TUI shows narration in a panel
     pause: object = staticmethod(lambda: None)            # batch: nothing to wait for
     loop: object = staticmethod(tuple)   # () -> where the shell or a script is (plain data)
@@ -128,11 +131,23 @@ class Debugger:
 
     def resume(self, message: dict) -> Result:
         """In the resumed process: replay to the target, take over the user's state, answer."""
-        self.session.replay(message["log"], message["steps"])
+        travel = message["travel"]
+        reached = self.session.replay(message["log"], message["steps"], self.cancel_test(travel))
         self.session.set_strace(message["strace"])
         self.history, self._next_number = message["history"], message["next_number"]
         self.breakpoints = [_armed(b) for b in message["breakpoints"]]
-        return answer(self, lambda: self.arrive(message["travel"]))
+        return answer(self, lambda: self.arrive(travel) if reached else self.cancelled(travel))
+
+    def cancel_test(self, travel) -> object:
+        """What a re-execution for ``travel`` asks between two steps: True cancels it."""
+        if self.going_back is None:
+            return self.interrupted
+        session, check = self.session, self.going_back
+        return lambda: check(session.steps, travel.steps)
+
+    def cancelled(self, travel) -> str:
+        self.last_stop = Stop("going back cancelled", detail=f"at step {self.session.steps:,} of {travel.steps:,}")
+        return self.where(self.last_stop)
 
     def arrive(self, travel) -> str:
         if travel.stepi:
@@ -274,8 +289,9 @@ class Travel:
 
 
 def _travel(dbg, travel: Travel) -> str:
-    dbg.session.goto_step(travel.steps, handover=lambda: dbg.handover(travel))
-    return dbg.arrive(travel)
+    if dbg.session.goto_step(travel.steps, lambda: dbg.handover(travel), dbg.cancel_test(travel)):
+        return dbg.arrive(travel)
+    return dbg.cancelled(travel)
 
 
 @command("reverse-step", "reverse-step [N]", "go back N machine steps (by deterministic re-execution)",

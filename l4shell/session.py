@@ -7,7 +7,8 @@ steps and logged with the number of steps done before it. Going back (reverse st
 ``goto``) re-executes: from the latest checkpoint before the target when the session has
 ``checkpoints`` (frozen copies of the process, see ``checkpoints``), else from a fresh boot
 with the same options; the logged actions are replayed at their step counts. Determinism
-makes the replay land on the same state, event for event.
+makes the replay land on the same state, event for event. A replay may be stopped between
+two steps (``interrupted``): the session is then simply at an earlier step.
 
 Invariants:
 - ``steps`` counts machine steps since boot; ``log`` is ordered by step count.
@@ -273,10 +274,13 @@ class Session:
         """The last step count at which at most ``count`` instructions had run."""
         return bisect_right(self.marks[1], count) - 1
 
-    def goto_step(self, target: int, handover: Callable[[], dict] | None = None) -> None:
+    def goto_step(self, target: int, handover: Callable[[], dict] | None = None,
+                  interrupted: Callable[[], bool] = lambda: False) -> bool:
         """Re-execute to ``target`` steps (actions replayed at their counts). With
         checkpoints and a ``handover`` (what the resumed process needs to carry on, see
-        ``checkpoints``), from the latest checkpoint before it: this process ends there."""
+        ``checkpoints``), from the latest checkpoint before it: this process ends there.
+        ``interrupted`` may stop the re-execution half-way (see ``replay``); returns whether
+        it got to ``target``."""
         if target < 0:
             raise SessionError("cannot go back before boot")
         point = self.checkpoints.before(target) if self.checkpoints and handover else None
@@ -285,15 +289,20 @@ class Session:
         pending = list(self.log)
         self.log, self.steps, self.pids, self.names = [], 0, [], {}
         self._boot()
-        self.replay(pending, target)
+        return self.replay(pending, target, interrupted)
 
     def goto_event(self, seq: int, handover: Callable[[], dict] | None = None) -> None:
         """Re-execute to the end of the step that made event ``seq``."""
         self.goto_step(self.step_of_event(seq), handover)
 
-    def replay(self, log: list[Action], target: int) -> None:
+    def replay(self, log: list[Action], target: int, interrupted: Callable[[], bool] = lambda: False) -> bool:
         """Step from here to ``target`` steps, applying the actions of ``log``: the log of
-        a history that this session's ``log`` begins (a checkpoint of it, or a boot)."""
+        a history that this session's ``log`` begins (a checkpoint of it, or a boot).
+        ``interrupted()`` is asked between two steps; True ends the replay there, and the
+        session is simply at an earlier step: its log holds the actions applied so far (the
+        later ones are dropped, as going back drops those after its target), and a stretch
+        of single-stepping cut in the middle is ended, by a logged action. Returns False if
+        interrupted, else True."""
         pending = log[len(self.log):]
         self._muted = True
         try:
@@ -302,8 +311,14 @@ class Session:
                     action = pending.pop(0)
                     self.log.append(action)
                     self._apply(action.kind, action.args)
-                if self.steps >= target or self.step() is None:
-                    break
+                if self.steps >= target:
+                    return True
+                if interrupted():
+                    if self.machine.single_step:
+                        self._act("single_step", False)
+                    return False
+                if self.step() is None:
+                    return True
         finally:
             self._muted = False
 

@@ -185,7 +185,7 @@ class L4App(App):
             if pane_id != "status":
                 self.query_one(f"#{pane_id}").update_view(view)
         if "status" in update.views:
-            self.query_one(StatusBar).show(update.views["status"], update.busy, update.paused)
+            self.query_one(StatusBar).show(update.views["status"], update.busy, update.paused, update.progress)
         self.query_one(NarrationPanel).show(update.narration, update.paused, update.script)
         self.screen.set_class(bool(update.narration or update.script), "-narrating")
         if update.narration != self._narration or self._unresolved:
@@ -201,8 +201,8 @@ class L4App(App):
         self.rendered = update.generation
 
     def _busy_tick(self) -> None:
-        """A long command (a re-execution, a re-cut waiting for rest) publishes nothing
-        until it ends: show that the model is busy meanwhile."""
+        """A long command (a re-cut waiting for rest) publishes nothing until it ends: show
+        that the model is busy meanwhile."""
         latest = self.engine.latest
         if latest is not None and self.engine.pending and not latest.busy:
             self.query_one(StatusBar).show(busy=True)

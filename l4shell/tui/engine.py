@@ -28,8 +28,15 @@ with ``drawn``) is time the model did not run. A run publishes at most ``UPDATE_
 a second, and no more often than keeps that cost to ``WATCH_SHARE`` of the host time (a big
 terminal is refreshed less often), but at least ``MIN_HZ`` times a second. Host time
 decides only how often the UI is refreshed; it never reaches the model. A command with no
-steps of its own to pause at (a re-execution for reverse-step, a re-cut waiting for its
-tasks to rest) holds the requests until it ends; the UI stays live and shows it busy.
+steps of its own to pause at (a re-cut waiting for its tasks to rest) holds the requests
+until it ends; the UI stays live and shows it busy.
+
+Going back re-executes from boot (no checkpoints here: forking a process with threads
+copies only one), which can take as long as the run did. Between two steps of it the
+debugger asks ``going_back``: ``stop()`` cancels it there (the session is simply at an
+earlier step; the command says which), and the status line shows how far it got. Other
+requests wait for its end: a re-cut or console input in the middle of a replay would make
+another history.
 
 Program output is shown as it comes but only peeked at: ``execute`` takes it at the end of
 the command for the result (and ``expect``); the part already shown is cut from the result.
@@ -75,6 +82,7 @@ class Update:
     script: str = ""               # "playing NAME" / "ended" / ""
     completion: tuple = ()         # (line, candidates) answering the last complete request
     quit: bool = False             # the user typed quit
+    progress: str = ""             # how far going back got ("" unless it is under way)
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,7 @@ class Engine:
         self._narration, self._paused, self._script = "", False, ""
         self._completion: tuple = ()
         self._stop_reason = ""
+        self._progress = ""
         self._thread = threading.Thread(target=self._main, name="l4shell-model", daemon=True)
 
     # --- UI thread ------------------------------------------------------------------------
@@ -203,6 +212,7 @@ class Engine:
             self._publish()
             return
         self.dbg.interrupted = self._interrupted
+        self.dbg.going_back = self._going_back
         self.dbg.narrate = self._narrate
         self.dbg.pause = self._pause
         self.index = TraceIndex()
@@ -259,6 +269,7 @@ class Engine:
             outcome = bridge.execute(self.dbg, line)
         finally:
             self._depth -= 1
+            self._progress = ""
             if runs:
                 self._running = False
         self._quit_requested |= outcome.quit
@@ -304,6 +315,16 @@ class Engine:
         if not self._bell and time.monotonic() - self._last_publish >= self._period():
             self._publish()
         return self._stop.is_set()
+
+    def _going_back(self, step: int, target: int) -> bool:
+        """Called by the debugger between two steps of a re-execution: Stop cancels it; the
+        status line (only: the other panes keep what they showed) follows its progress."""
+        if self._stop.is_set():
+            return True
+        if not self._bell and time.monotonic() - self._last_publish >= 1 / UPDATE_HZ:
+            self._progress = f"going back: step {step:,} of {target:,}"
+            self._publish(("status",))
+        return False
 
     def _period(self) -> float:
         """Host seconds between two publishes during a run (see the module docstring)."""
@@ -359,8 +380,9 @@ class Engine:
     def _note(self, kind: str, text: str) -> None:
         self.transcript.append((kind, text))
 
-    def _publish(self) -> None:
-        """Gather the visible panes' views into a new ``Update`` and ring the doorbell."""
+    def _publish(self, panes=None) -> None:
+        """Gather the visible panes' views (of ``panes`` only, if given) into a new
+        ``Update`` and ring the doorbell."""
         dbg = getattr(self, "dbg", None)
         if dbg is None:
             self.latest = Update(self._generation, self._done, False, {})
@@ -370,7 +392,7 @@ class Engine:
             ctx = Context(dbg.session, dbg, self.focus, self.index, self.cache, self._stop_reason)
             views = {}
             for pane, gather in self.gatherers.items():
-                if pane in self.visible:
+                if pane in self.visible and (panes is None or pane in panes):
                     try:
                         views[pane] = gather(ctx)
                     except Exception as error:   # a pane bug: shown in the pane
@@ -378,7 +400,8 @@ class Engine:
             self._gathering = time.thread_time() - cpu
             self._generation += 1
             self.latest = Update(self._generation, self._done, self._depth > 0, views, self._narration,
-                                 self._paused, self._script, self._completion, self._quit_requested)
+                                 self._paused, self._script, self._completion, self._quit_requested,
+                                 self._progress)
         if not self._bell:
             self._bell = True
             self.post(ModelUpdated())

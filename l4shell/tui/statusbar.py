@@ -1,6 +1,7 @@
 """The status line: the session (composition, cores, seed), the programs, where the
-model is (steps, events, instructions, modeled cycles) and whether it runs. Its view also
-carries the names of tasks and fragments (word -> task), which narration highlighting uses.
+model is (steps, events, instructions, modeled cycles) and whether it runs (or goes back,
+and how far it got). Its view also carries the names of tasks and fragments (word -> task),
+which narration highlighting uses.
 
 ``gather`` reads the session on the model thread; ``busy`` comes from the engine's update.
 Only modeled quantities are shown: host time never appears, so snapshots are stable.
@@ -33,13 +34,15 @@ class StatusBar(Static):
                 f"{machine.modeled_time():,} cycles", " ".join(programs) or "no program", ctx.stop,
                 tuple(names.items()))
 
-    def show(self, view=None, busy: bool = False, paused: bool = False) -> None:
-        """Show ``view`` (None: the last one) and the engine's state."""
+    def show(self, view=None, busy: bool = False, paused: bool = False, progress: str = "") -> None:
+        """Show ``view`` (None: the last one) and the engine's state (``progress``: how far
+        going back got)."""
         self.view = view = view or getattr(self, "view", None)
         if view is None:
             return
         session, where, programs, stop, _names = view
         state = (("‖ paused: space goes on", "bold $text-accent") if paused else
+                 (f"◀ {progress} (Esc cancels)", "bold $text-warning") if progress else
                  ("▶ running", "bold $text-warning") if busy else (f"■ {stop or 'stopped'}", "bold $text-success"))
         line = Content.assemble(state, "  ", (programs, "bold"), f"  │ {where} │ {session}")
         if line != getattr(self, "shown", None):

@@ -219,3 +219,24 @@ def test_interrupt_stops_a_run_between_steps(dbg):
     dbg.interrupted = interrupted
     assert "stopped: interrupted" in ok(dbg, "continue")
     assert dbg.session.system.exit_status(2) is None and dbg.session.steps == 3
+
+
+def test_interrupt_cancels_going_back_at_an_earlier_step(dbg):
+    """Ctrl-C (``interrupted``) during the re-execution of a going-back command stops it
+    between two steps: the command says where it stopped, and the session steps forward
+    and goes back again from there."""
+    ok(dbg, "start syscall_loop 300")
+    ok(dbg, "continue")
+    target, calls = dbg.session.steps - 1, {"n": 0}
+
+    def interrupted():
+        calls["n"] += 1
+        return calls["n"] > 500
+    dbg.interrupted = interrupted
+    text = ok(dbg, "reverse-step")
+    assert f"stopped: going back cancelled — at step 500 of {target:,}" in text and dbg.session.steps == 500
+    assert dbg.last_stop.reason == "going back cancelled"
+    dbg.interrupted = lambda: False
+    ok(dbg, "step")
+    ok(dbg, "reverse-step")
+    assert dbg.session.steps == 500 and dbg.last_stop.reason == "reverse"

@@ -22,6 +22,7 @@ from l4shell.tui.fragmap import FragmentMap
 from l4shell.tui.help import HelpScreen, key_rows
 from l4shell.tui.lineview import LineView
 from l4shell.tui.recut import RecutDialog
+from l4shell.tui.statusbar import StatusBar
 
 WAIT_LIMIT = 6000          # polls of 10 ms: a hung model fails the test instead of hanging it
 
@@ -141,6 +142,33 @@ def test_reverse_step_goes_back_one_step_by_reexecution():
             lambda dbg: (dbg.session.steps, [e.to_json() for e in dbg.session.machine.trace]))
         assert back == steps - 1
         assert after == before[:len(after)] and len(after) < len(before)
+    drive(body, size=(80, 24))
+
+
+def test_esc_cancels_a_long_reverse_step_and_the_session_stays_usable():
+    """Going back re-executes from boot, as long as the run was: the status line shows how
+    far it got, Esc stops it between two steps — the session is then simply at an earlier
+    step of the same history, and the console says which — and stepping forward and going
+    back again both work from there."""
+    async def body(app, pilot):
+        await command(app, pilot, "start syscall_loop 4000")
+        await keys(app, pilot, "c")
+        steps, events = await app.engine.call(lambda dbg: (dbg.session.steps, list(dbg.session.machine.trace.events)))
+        bar = app.query_one(StatusBar)
+        app.simulate_key("b")
+        await until(pilot, lambda: "going back: step" in bar.shown.plain)
+        assert f" of {steps - 1:,} (Esc cancels)" in bar.shown.plain
+        app.simulate_key("escape")
+        await settle(app, pilot)
+        back, trace = await app.engine.call(lambda dbg: (dbg.session.steps, dbg.session.machine.trace.events))
+        assert 0 < back < steps - 1 and trace == events[:len(trace)]
+        assert f"stopped: going back cancelled — at step {back:,} of {steps - 1:,}" in transcript(app)
+        assert "■ going back cancelled — at step" in bar.shown.plain
+        await keys(app, pilot, "s")
+        assert await app.engine.call(lambda dbg: dbg.session.steps) == back + 1
+        await keys(app, pilot, "b")
+        assert await app.engine.call(lambda dbg: dbg.session.steps) == back
+        assert "stopped: reverse" in transcript(app).rsplit("(l4) reverse-step", 1)[1]
     drive(body, size=(80, 24))
 
 
