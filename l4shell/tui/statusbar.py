@@ -25,8 +25,7 @@ class StatusBar(Static):
         o, machine = session.options, session.machine
         programs = []
         for pid in session.pids:
-            status = session.system.exit_status(pid)
-            programs.append(f"{session.names[pid]}[{pid}] " + ("running" if status is None else f"exit {status}"))
+            programs.append(f"{session.names[pid]}[{pid}] {session.ended(pid) or 'running'}")
         names = {t.name: t.name for t in machine.kernel.tasks if t.alive}
         names.update({f.label: f.host.name for f in session.system.runtime.all_fragments()})
         return (f"{o.composition} · {o.cores} cores · seed {o.seed}",

@@ -126,7 +126,7 @@ def test_continue_runs_hello_to_its_end_and_the_console_shows_its_output():
         text = transcript(app)
         assert "hello, world" in text and "argv[2]=b" in text
         assert "all programs ended: hello (pid 2) exit status 2" in text
-        assert "hello[2] exit 512" in status(app)[2]
+        assert "hello[2] exit status 2" in status(app)[2]
     drive(body, size=(80, 24))
 
 
