@@ -14,6 +14,8 @@ from dataclasses import replace
 
 from textual.app import App
 from textual.containers import Grid
+from textual.events import Resize
+from textual.geometry import Size
 from textual.widgets import Footer
 
 from . import keys
@@ -28,6 +30,7 @@ from .fragmap import FragmentMap, RecutRequested
 from .help import HelpScreen
 from .lineview import LineView
 from .narration import NarrationPanel, named
+from .pane import Pane
 from .panebar import PaneBar
 from .pfpath import FaultPane
 from .queues import QueuesPane
@@ -39,6 +42,11 @@ PANES = (CoresPane, TasksPane, QueuesPane, FaultPane, CapsPane, FragmentMap, Eve
 # Their order in the grid (left to right, top to bottom; spans in app.tcss).
 GRID = (CoresPane, QueuesPane, FragmentMap, TasksPane, FaultPane, CapsPane, EventLog)
 WIDE = (120, 34)
+
+
+def _wide(size: Size) -> bool:
+    """Every pane in a grid at this size (else one at a time)."""
+    return size.width >= WIDE[0] and size.height >= WIDE[1]
 
 
 class L4App(App):
@@ -84,22 +92,29 @@ class L4App(App):
     def on_unmount(self) -> None:
         self.engine.shutdown()
 
-    def on_resize(self) -> None:
-        self._layout()
+    def on_resize(self, event: Resize) -> None:
+        self._layout(event.size)        # by the event: App's handler sets ``size`` after this one
 
     # --- layout ------------------------------------------------------------------------------
     @property
     def wide(self) -> bool:
-        return self.size.width >= WIDE[0] and self.size.height >= WIDE[1]
+        return _wide(self.size)
 
-    def _layout(self) -> None:
+    def _layout(self, size: Size | None = None) -> None:
+        """Show the panes for ``size`` (default: the app's); only the visible ones are
+        gathered, and the keys stay with a visible pane."""
+        wide = _wide(size or self.size)
         for pane in PANES:
             self.query_one(f"#{pane.PANE_ID}").set_class(pane.PANE_ID == self.shown, "-shown")
         self.query_one(PaneBar).show(self.shown)
-        visible = {p.PANE_ID for p in PANES} if self.wide else {self.shown}
+        visible = {p.PANE_ID for p in PANES} if wide else {self.shown}
         if visible != self.engine.visible - {"status"}:
             self.engine.visible = frozenset(visible | {"status"})
             self.engine.submit("refresh")
+        focused = self.focused
+        holder = next((w for w in focused.ancestors_with_self if isinstance(w, Pane)), None) if focused else None
+        if holder is not None and holder.id not in visible:
+            self.action_focus_pane()
 
     def action_show_pane(self, pane: str) -> None:
         self.shown = pane

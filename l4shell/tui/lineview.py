@@ -93,6 +93,15 @@ class LineView(Widget, can_focus=True):
             return self.rows[self.at][0]
         return None
 
+    def line_of(self, key: str) -> int | None:
+        """The line of the view (0: its first, the header's if it has one) where the row of
+        ``key`` is drawn; None if it is not on screen."""
+        keys = [k for k, _ in self.rows]
+        if key not in keys:
+            return None
+        index = keys.index(key) - self._first()
+        return index + (1 if self.header else 0) if 0 <= index < self._height() else None
+
     # --- drawing --------------------------------------------------------------------------
     def _height(self) -> int:
         return max(self.size.height - (1 if self.header else 0), 1)
@@ -164,10 +173,14 @@ class LineView(Widget, can_focus=True):
             self.post_message(self.Chosen(self, self.rows[self.at][0]))
 
     def on_click(self, event: Click) -> None:
-        row = event.y - (1 if self.header else 0)
-        first = self._first()
-        if self.cursor and row >= 0 and first + row < len(self.rows):
-            self.at, self.follow = first + row, False
+        """A click on a row selects it, as Enter on it does; the rows stay where they are (a
+        log stops following its end)."""
+        offset = event.get_content_offset(self)
+        if offset is None or not self.cursor:
+            return
+        row, first = offset.y - (1 if self.header else 0), self._first()
+        if row >= 0 and first + row < len(self.rows):
+            self.top, self.at, self.follow = first, first + row, False
             self.action_choose()
 
     def on_mouse_scroll_up(self, event: MouseScrollUp) -> None:

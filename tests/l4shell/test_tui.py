@@ -439,6 +439,127 @@ def test_theme_key_switches_between_dark_and_light():
     run(scenario())
 
 
+# --- the mouse -----------------------------------------------------------------------------------------
+def on_screen(app: L4App, selector: str) -> dict[str, int]:
+    """The rows of the list ``selector`` drawn on screen: key -> line."""
+    view = app.query_one(selector, LineView)
+    return {key: view.line_of(key) for key, _ in view.rows if view.line_of(key) is not None}
+
+
+async def click_row(app: L4App, pilot, selector: str, key: str) -> None:
+    """Click the row of ``key`` in the list ``selector``, where it is drawn, as a user would."""
+    view = app.query_one(selector, LineView)
+    line = view.line_of(key)
+    assert line is not None, f"row {key} of {selector} is not on screen"
+    assert await pilot.click(view, offset=(2, line))
+    await settle(app, pilot)
+
+
+def test_clicking_a_task_focuses_the_panes_on_it_as_enter_does():
+    """A click on a task row selects it as Enter does: the row is highlighted and has the
+    keys, and the memory and capability panes show that task."""
+    async def body(app, pilot):
+        await click_row(app, pilot, "#task-list", "pager")
+        view = app.query_one("#task-list", LineView)
+        assert view.key == "pager" and app.focused is view and app.focus_state.task == "pager"
+        assert app.query_one("#tasks").border_subtitle == "regions of pager"
+        assert app.query_one("#caps").border_subtitle.startswith("of pager")
+        assert any(row.endswith("pager") for row in rows(app, "#regions"))
+        await keys(app, pilot, "down", "enter")              # the keys go on from the clicked row
+        assert app.focus_state.task == view.key != "pager"
+    drive(body, size=(120, 40))
+
+
+def test_clicking_a_fragment_focuses_its_task_and_the_recut_keys_act_on_it():
+    """A click on a fragment in the map selects it and focuses the panes on its task
+    (marked ▶ in the task list); x then splits that fragment."""
+    async def body(app, pilot):
+        await click_row(app, pilot, "#fragment-list", "crypto")
+        assert app.focus_state.fragment == "crypto" and app.focus_state.task == "l4linux"
+        view = app.query_one("#task-list", LineView)
+        assert [key for (key, _), row in zip(view.rows, view.texts) if row.startswith("▶")] == ["l4linux"]
+        await keys(app, pilot, "x")
+        assert "split done" in transcript(app)
+        assert any(row.lstrip("▶").split()[:2] == ["crypto", "crypto"] for row in rows(app, "#fragment-list"))
+    drive(body, size=(120, 40), composition="monolithic")
+
+
+def test_clicking_an_event_selects_it_where_it_is_and_a_fault_shows_its_path():
+    """A click on a row of the event log selects that event and focuses its task; the log
+    stops following the trace and its rows stay where they were. Clicked in the fault list
+    (or in a log of page faults), a fault gets its path shown."""
+    async def body(app, pilot):
+        await command(app, pilot, "start hello")
+        await keys(app, pilot, "f", "f", "f", "n")
+        log = app.query_one("#log LineView", LineView)
+        drawn = on_screen(app, "#log LineView")
+        key = sorted(drawn, key=int)[1]
+        await click_row(app, pilot, "#log LineView", key)
+        event = await app.engine.call(lambda dbg: dbg.session.machine.trace.events[int(key)])
+        assert log.key == key and not log.follow
+        assert {k: log.line_of(k) for k in drawn} == drawn
+        assert app.focus_state.event == event.seq and app.focus_state.task == event.task
+        first = min(on_screen(app, "#fault-list"), key=int)
+        await click_row(app, pilot, "#fault-list", first)
+        assert app.focus_state.fault == int(first) and app.query_one("#faults").border_subtitle == f"fault #{first}"
+        assert f"#{first} " in rows(app, "#fault-path")[0] + " "
+        await pilot.click("#log-filter")
+        await pilot.press(*"pf", "enter")
+        await settle(app, pilot)
+        last = log.rows[-1][0]
+        await click_row(app, pilot, "#log LineView", last)
+        assert app.focus_state.fault == int(last) and app.query_one("#faults").border_subtitle == f"fault #{last}"
+    drive(body, size=(120, 40))
+
+
+def test_clicking_a_core_focuses_the_task_it_runs():
+    """Stopped inside a program's quantum (stepi), a click on the core running it focuses
+    that task."""
+    async def body(app, pilot):
+        await command(app, pilot, "start hello")
+        await keys(app, pilot, "n", "i")
+        await click_row(app, pilot, "#cores LineView", "hello.2")
+        assert app.focus_state.task == "hello.2"
+        assert app.query_one("#caps").border_subtitle.startswith("of hello.2")
+    drive(body, size=(120, 40))
+
+
+def test_clicking_the_pane_bar_shows_a_pane_and_gives_it_the_keys():
+    """At 80×24 a click on a pane's name shows it (and only it is gathered); the keys then
+    move in it; ? help opens the help."""
+    async def body(app, pilot):
+        bar = app.query_one("#panebar")
+        text = bar.render().plain
+        await pilot.click(bar, offset=(text.index("2 tasks") + 1, 0))
+        await settle(app, pilot)
+        assert app.shown == "tasks" and app.engine.visible == {"tasks", "status"}
+        assert app.focused is app.query_one("#task-list")
+        await keys(app, pilot, "home", "down", "enter")
+        assert app.focus_state.task == app.query_one("#task-list", LineView).key
+        await pilot.click(bar, offset=(text.index("? help") + 1, 0))
+        await settle(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+    drive(body, size=(80, 24))
+
+
+def test_resizing_gathers_the_panes_now_visible_and_keeps_the_keys_on_one():
+    """Growing to the grid gathers every pane (the layout used to follow the size one
+    resize late: the panes of the grid stayed empty); shrinking gathers the shown pane only,
+    and the keys leave a pane that is no longer on screen."""
+    async def body(app, pilot):
+        assert app.engine.visible == {"fragments", "status"} and not rows(app, "#cores LineView")
+        await pilot.resize_terminal(120, 40)
+        await settle(app, pilot)
+        assert app.engine.visible == {p.PANE_ID for p in PANES} | {"status"}
+        assert len(rows(app, "#cores LineView")) == 2
+        await click_row(app, pilot, "#log LineView", app.query_one("#log LineView", LineView).rows[-1][0])
+        await pilot.resize_terminal(80, 24)
+        await settle(app, pilot)
+        assert app.engine.visible == {"fragments", "status"}
+        assert app.focused is app.query_one("#fragment-list")
+    drive(body, size=(80, 24))
+
+
 # --- the engine ------------------------------------------------------------------------------------------
 def test_model_runs_on_one_thread_and_updates_are_coalesced():
     """Every event of a run is made on the engine's thread (greenlets cannot cross threads),
