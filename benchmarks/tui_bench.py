@@ -23,10 +23,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -143,16 +145,35 @@ def bare(loops: int) -> tuple[float, float]:
     return session.steps / (time.perf_counter() - start), (time.thread_time() - cpu) / session.steps * 1e6
 
 
+def fresh(what: str, loops: int) -> tuple:
+    """One measurement (``bare``, or a size such as ``120x40``) in a fresh process. In one
+    process the runs would not be alike: a finished session is never freed (its fragment
+    servers' suspended greenlets keep it alive), so every later run's garbage collections
+    walk the traces of all the earlier ones."""
+    out = subprocess.run([sys.executable, __file__, "--one", what, str(loops)], check=True,
+                         capture_output=True, text=True).stdout
+    values = json.loads(out.splitlines()[-1])
+    return tuple(values) if what == "bare" else Watched(**values)
+
+
+def one(what: str, loops: int) -> None:
+    if what == "bare":
+        print(json.dumps(bare(loops)))
+    else:
+        width, height = map(int, what.split("x"))
+        print(json.dumps(asdict(asyncio.run(updates_during_run((width, height), loops)))))
+
+
 def watching(loops: int, rounds: int) -> None:
     """Each round: a bare run, a watched run per size, a bare run again; a watched run is
     compared with the mean of the bare runs around it (the machine may be shared, and its
     load drift), and the table shows the medians over the rounds."""
-    sizes = ((80, 24), (120, 40))
+    sizes = ("80x24", "120x40")
     bares, ratios, watched = [], {size: [] for size in sizes}, {size: [] for size in sizes}
     for _ in range(rounds):
-        before = bare(loops)
-        runs = {size: asyncio.run(updates_during_run(size, loops)) for size in sizes}
-        after = bare(loops)
+        before = fresh("bare", loops)
+        runs = {size: fresh(size, loops) for size in sizes}
+        after = fresh("bare", loops)
         bares += [before, after]
         for size, run in runs.items():
             watched[size].append(run)
@@ -162,17 +183,20 @@ def watching(loops: int, rounds: int) -> None:
     for size, runs in watched.items():
         median = {f: statistics.median(getattr(r, f) for r in runs)
                   for f in ("updates", "steps", "model", "ui", "ui_ms")}
-        rows.append((f"TUI {size[0]}x{size[1]}", f"{median['updates']:.1f}", f"{median['steps']:,.0f}",
+        rows.append((f"TUI {size}", f"{median['updates']:.1f}", f"{median['steps']:,.0f}",
                      f"{statistics.median(ratios[size]):.0%}", f"{median['ui']:.1%}", f"{median['model']:.0f}",
                      f"{median['ui_ms']:.1f} ms of UI-thread CPU per update"))
-    print(f"continue on syscall_loop {loops} (fragmented), medians of {rounds} rounds")
+    print(f"continue on syscall_loop {loops} (fragmented), medians of {rounds} rounds, each run in a fresh process")
     print_table(("", "UI updates/s", "steps/s", "of bare", "UI thread", "model µs/step", "notes"), rows)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--one", nargs=2, metavar=("bare|WxH", "LOOPS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.one:
+        return one(args.one[0], int(args.one[1]))
     steps, loops, rounds = (20, 3000, 3) if args.quick else (60, 10000, 5)
     print(f"step with redraw (hello, fragmented, {steps} presses of 's')")
     for size in ((80, 24), (120, 40)):
