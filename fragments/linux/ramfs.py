@@ -8,6 +8,17 @@ and /proc/self (the vfs answers /proc/self/exe itself), and /dev with the termin
 null device files (their numbers are the data; the vfs serves them). The host places
 files with ``add_file`` before programs run (a call from outside the model).
 
+Where things live: the *metadata* (names, inode numbers, modes, link counts, times, sizes)
+is Python data of the fragment, as small and as simple as a dentry cache; the *data* (file
+contents and symlink targets) is in pages of the fragment's own area (``FramePages``): page
+``i`` of a file is the 4 KiB at ``i * 4096`` of it, backed by a frame mapped RW- (RWX in a
+monolithic task) in whatever task holds the ramfs, read and written with ``peek``/``poke``
+through that task's page table. So a split, merge or migration moves the data with the
+fragment (``Runtime.move`` grants its pages), ``info mem`` shows the pages, and the
+isolation report finds the frames (marked secret ``FILE_DATA``) and who can reach them.
+Files placed by ``add_file`` get their pages the same way: the fragment and its task exist
+from boot, before any program runs.
+
 Invariants: ``inodes`` holds, by number, every inode that has a link or is open
 (``opened`` counts the vfs's opens not yet released, see ``filesystem``); numbers are
 handed out in creation order and never reused, so they are the same in every run. A
@@ -15,18 +26,29 @@ directory's ``entries`` maps its names (no '/', not . or ..) to inode numbers; e
 directory but the root has exactly one entry naming it, and ``parent`` is the directory
 holding that entry (the root's is itself). ``nlink`` counts a file's entries, a
 directory's entry, its . and its subdirectories' .. (a removed directory's is 0). An inode
-goes with its last link, or, if it is open then, with its last release. Times come from
-the modeled clock, read once per operation; reading does not touch atime (noatime).
+goes with its last link, or, if it is open then, with its last release, and its pages with
+it. Times come from the modeled clock, read once per operation; reading does not touch
+atime (noatime).
+
+Pages: a regular file or symlink's ``pages`` maps a page index to a page of the store; an
+index below the size that has none is a hole and reads as zeros (only a write allocates,
+truncating to a larger size does not); bytes of a page past ``size`` are zero, so a file
+that grows shows zeros there. ``blocks`` counts the pages, 8 sectors each, as Linux's ramfs
+does. A write that needs more pages than the store can give fails with ENOSPC before it
+changes anything (ext2's rule); the store never takes the last ``reserve_frames`` free
+frames of RAM, Linux's ``min_free_kbytes`` for that RAM, so the pager, binding windows and
+the kernel still find frames when the files have filled the rest.
 """
 
 from __future__ import annotations
 
 import errno
+import math
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Protocol
 
-from fragments.runtime.fragment import operation
+from fragments.runtime.fragment import DATA, PAGE, operation
 
 from .abi import S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from .filesystem import FileSystem, FsError, FsStat, fs_operation
@@ -35,6 +57,17 @@ ROOT_INO = 1
 NAME_MAX = 255
 BOOT_DIRS = (("bin", 0o755), ("tmp", 0o1777), ("dev", 0o755), ("proc/self", 0o755), ("etc", 0o755))
 DEVICES = (("console", 0x0501), ("tty", 0x0500), ("null", 0x0103))     # /dev: name, rdev
+FILE_DATA = "file data"         # the data pages' secret name (see fragments.runtime.isolation)
+
+
+class Pages(Protocol):
+    """Where a ``RamFs`` keeps file data: pages of PAGE bytes, zero-filled when new."""
+
+    def available(self) -> int: ...                    # pages ``alloc`` can give now
+    def alloc(self) -> int: ...                        # a new page (its address)
+    def free(self, page: int) -> None: ...
+    def read(self, page: int, offset: int, length: int) -> bytes: ...
+    def write(self, page: int, offset: int, data: bytes) -> None: ...
 
 
 @dataclass(eq=False)
@@ -46,7 +79,8 @@ class Inode:
     mtime: int
     ctime: int
     rdev: int = 0                               # a device file's number
-    data: bytearray = field(default_factory=bytearray)      # file contents, symlink target
+    size: int = 0                               # a file's length, a symlink target's
+    pages: dict[int, int] = field(default_factory=dict)     # page index -> page of the store
     entries: dict[str, int] = field(default_factory=dict)   # a directory's names -> inodes
     parent: int = 0                             # a directory's parent directory
 
@@ -55,19 +89,16 @@ class Inode:
         return self.mode & S_IFMT == S_IFDIR
 
     @property
-    def size(self) -> int:
-        return len(self.data)
-
-    @property
     def blocks(self) -> int:
-        return (len(self.data) + 511) // 512
+        return len(self.pages) * (PAGE // 512)
 
 
 class RamFs:
     """The tree and its operations on inode numbers (names are resolved by the vfs)."""
 
-    def __init__(self, clock: Callable[[], int]):
+    def __init__(self, clock: Callable[[], int], pages: Pages):
         self._clock = clock
+        self.pages = pages
         self._next_ino = ROOT_INO
         self.inodes: dict[int, Inode] = {}
         self.opened: Counter[int] = Counter()      # inode -> opens not yet released
@@ -103,29 +134,77 @@ class RamFs:
         inode = self._get(ino)
         if inode.mode & S_IFMT != S_IFLNK:
             raise FsError(errno.EINVAL, f"inode {ino} is not a symlink")
-        return inode.data.decode("utf-8", "surrogateescape")
+        return self._load(inode, 0, inode.size).decode("utf-8", "surrogateescape")
 
     def statfs(self) -> FsStat:
         return FsStat(4096, 0, 0, len(self.inodes), 0, NAME_MAX)
 
     # --- file data ------------------------------------------------------------------------
     def read(self, ino: int, offset: int, count: int) -> bytes:
-        return bytes(self._regular(ino).data[offset:offset + count])
+        """Up to ``count`` bytes from ``offset``; short at the end; holes read as zeros."""
+        inode = self._regular(ino)
+        if offset < 0 or count < 0:
+            raise FsError(errno.EINVAL, "negative offset or count")
+        return self._load(inode, offset, min(offset + count, inode.size))
 
     def write(self, ino: int, offset: int, data: bytes) -> int:
-        """Write all of ``data`` at ``offset`` (past the end: zeros in between)."""
+        """Write all of ``data`` at ``offset`` (past the end leaves a hole); its length."""
         inode = self._regular(ino)
-        if len(inode.data) < offset:
-            inode.data += bytes(offset - len(inode.data))
-        inode.data[offset:offset + len(data)] = data
+        if offset < 0:
+            raise FsError(errno.EINVAL, "negative offset")
+        if not data:
+            return 0
+        self._store(inode, offset, data)
         inode.mtime = inode.ctime = self._clock()
         return len(data)
 
     def truncate(self, ino: int, size: int) -> None:
+        """Set the size: shrinking frees the pages past it, growing leaves a hole."""
         inode = self._regular(ino)
-        del inode.data[size:]
-        inode.data += bytes(size - len(inode.data))
+        if size < 0:
+            raise FsError(errno.EINVAL, "negative size")
+        if size < inode.size:
+            self._cut(inode, size)
+        inode.size = size
         inode.mtime = inode.ctime = self._clock()
+
+    def _load(self, inode: Inode, start: int, end: int) -> bytes:
+        """Bytes [start, end) of the inode's data (zeros in holes)."""
+        out = bytearray()
+        while start < end:
+            index, at = divmod(start, PAGE)
+            n = min(PAGE - at, end - start)
+            page = inode.pages.get(index)
+            out += bytes(n) if page is None else self.pages.read(page, at, n)
+            start += n
+        return bytes(out)
+
+    def _store(self, inode: Inode, offset: int, data: bytes) -> None:
+        """Put ``data`` at ``offset``, with the pages it lacks (ENOSPC, nothing changed, if
+        the store cannot give them all) and the size grown to cover it."""
+        end = offset + len(data)
+        missing = [i for i in range(offset // PAGE, (end - 1) // PAGE + 1) if i not in inode.pages]
+        if len(missing) > self.pages.available():
+            raise FsError(errno.ENOSPC, f"needs {len(missing)} pages, {self.pages.available()} free")
+        for index in missing:
+            inode.pages[index] = self.pages.alloc()
+        view, at = memoryview(data), offset
+        while view:
+            index, skip = divmod(at, PAGE)
+            n = min(PAGE - skip, len(view))
+            self.pages.write(inode.pages[index], skip, bytes(view[:n]))
+            view, at = view[n:], at + n
+        inode.size = max(inode.size, end)
+
+    def _cut(self, inode: Inode, size: int) -> None:
+        """Drop the data past ``size`` (below the inode's size): its pages go, the rest of
+        the last kept page is zeroed."""
+        keep = -(-size // PAGE)
+        for index in [i for i in inode.pages if i >= keep]:
+            self.pages.free(inode.pages.pop(index))
+        tail, page = size % PAGE, inode.pages.get(size // PAGE)
+        if tail and page is not None:
+            self.pages.write(page, tail, bytes(min(PAGE, inode.size - size // PAGE * PAGE) - tail))
 
     # --- namespace ------------------------------------------------------------------------
     def create(self, dir_ino: int, name: str, mode: int) -> int:
@@ -135,7 +214,13 @@ class RamFs:
         return self._add(dir_ino, name, S_IFDIR | mode & 0o7777)
 
     def symlink(self, dir_ino: int, name: str, target: str) -> int:
-        return self._add(dir_ino, name, S_IFLNK | 0o777, target.encode("utf-8", "surrogateescape"))
+        raw = target.encode("utf-8", "surrogateescape")
+        if -(-len(raw) // PAGE) > self.pages.available():
+            raise FsError(errno.ENOSPC, "no page for the symlink's target")
+        ino = self._add(dir_ino, name, S_IFLNK | 0o777)
+        if raw:
+            self._store(self.inodes[ino], 0, raw)
+        return ino
 
     def unlink(self, dir_ino: int, name: str) -> None:
         if self.inodes[self._entry(dir_ino, name)].is_dir:
@@ -184,17 +269,25 @@ class RamFs:
         if self.opened[ino] == 0:
             del self.opened[ino]
             if self.inodes[ino].nlink == 0:
-                del self.inodes[ino]
+                self._forget(self.inodes[ino])
 
     # --- the host's files -----------------------------------------------------------------
     def add_file(self, path: bytes, data: bytes, mode: int = 0o755) -> int:
-        """Place a host file at ``path``, with missing directories (a file there is replaced)."""
+        """Place a host file at ``path``, with missing directories (a file there is
+        replaced). FsError(ENOSPC) if its pages do not fit: the new file is gone then, and
+        so is the one it replaced."""
         directory, _, name = path.decode("utf-8", "surrogateescape").rpartition("/")
         parent = self._mkdirs(directory)
         if name in self.inodes[parent].entries:
             self.unlink(parent, name)
         ino = self.create(parent, name, mode)
-        self.inodes[ino].data[:] = data
+        try:
+            if data:
+                self._store(self.inodes[ino], 0, bytes(data))
+        except FsError as error:
+            self.unlink(parent, name)
+            raise FsError(error.errno, f"{path.decode(errors='replace')}: {len(data)} bytes do not fit"
+                          f" ({error})") from None
         return ino
 
     # --- inodes ---------------------------------------------------------------------------
@@ -238,14 +331,14 @@ class RamFs:
                 ino = self._dir(ino).entries.get(part) or self.mkdir(ino, part, mode)
         return ino
 
-    def _add(self, dir_ino: int, name: str, mode: int, data: bytes = b"") -> int:
+    def _add(self, dir_ino: int, name: str, mode: int) -> int:
         """A new inode named ``name`` in a directory; returns its number."""
         _check_name(name)
         directory = self._dir(dir_ino)
         if name in directory.entries:
             raise FsError(errno.EEXIST, name)
         now = self._clock()
-        inode = self._new(mode, now, data=bytearray(data))
+        inode = self._new(mode, now)
         self._attach(directory.ino, name, inode, now)
         return inode.ino
 
@@ -272,7 +365,13 @@ class RamFs:
         its last, unless it is open."""
         inode.nlink = 0 if inode.is_dir else inode.nlink - 1
         if inode.nlink == 0 and inode.ino not in self.opened:
-            del self.inodes[inode.ino]
+            self._forget(inode)
+
+    def _forget(self, inode: Inode) -> None:
+        """The inode goes, and its pages with it."""
+        for page in inode.pages.values():
+            self.pages.free(page)
+        del self.inodes[inode.ino]
 
     def _is_ancestor(self, ancestor: int, ino: int) -> bool:
         """Whether ``ancestor`` is the directory ``ino`` or one of its parents."""
@@ -291,13 +390,58 @@ def _check_name(name: str) -> None:
         raise FsError(errno.EINVAL, f"invalid name {name!r}")
 
 
+def reserve_frames(ram_size: int) -> int:
+    """The frames the ramfs leaves free: Linux's ``min_free_kbytes`` for ``ram_size`` bytes
+    of RAM, sqrt(16 × KiB) clamped to [128 KiB, 256 MiB] (mm/page_alloc.c); 256 frames
+    (1 MiB) for the default 64 MiB."""
+    kib = min(max(math.isqrt(ram_size // 1024 * 16), 128), 262144)
+    return kib * 1024 // PAGE
+
+
+class FramePages:
+    """The ramfs's pages: data pages of the fragment's area (after its code), each a frame
+    mapped in the task that holds the fragment, marked secret FILE_DATA. Addresses of freed
+    pages are reused, last freed first; the area bounds how many there can be."""
+
+    def __init__(self, fragment: "RamFsFragment"):
+        self.fragment = fragment
+        self._next = 0                  # lowest never-used address (0: none used yet)
+        self._free: list[int] = []      # addresses of freed pages
+
+    def available(self) -> int:
+        f = self.fragment
+        ram = f.runtime.kernel.ram
+        room = len(self._free) + (f.area_base + f.AREA - (self._next or f.data_start)) // PAGE
+        return max(0, min(room, ram.free_frames - reserve_frames(ram.size)))
+
+    def alloc(self) -> int:
+        if self._free:
+            page = self._free.pop()
+        else:
+            page = self._next or self.fragment.data_start
+            self._next = page + PAGE
+        self.fragment.map_new_page(page, DATA, secret=FILE_DATA)
+        return page
+
+    def free(self, page: int) -> None:
+        self.fragment.free_page(page)
+        self._free.append(page)
+
+    def read(self, page: int, offset: int, length: int) -> bytes:
+        return self.fragment.peek(page + offset, length)
+
+    def write(self, page: int, offset: int, data: bytes) -> None:
+        self.fragment.poke(page + offset, data)
+
+
 class RamFsFragment(FileSystem):
     NAME = "ramfs"
     ROOT_INO = ROOT_INO
+    AREA = 256 << 20            # its code, and the pages of file data
 
     def __init__(self, runtime):
         super().__init__(runtime)
-        self.fs = RamFs(self.seconds)
+        self.fs = RamFs(self.seconds, FramePages(self))
 
     @fs_operation
     def open(self, ino):
@@ -311,5 +455,6 @@ class RamFsFragment(FileSystem):
 
     @operation
     def add_file(self, path, data, mode=0o755):
-        """Place a host file in the tree (boot and ``--add``: a call from outside the model)."""
+        """Place a host file in the tree (boot and ``--add``: a call from outside the model);
+        FsError(ENOSPC) if it does not fit in RAM."""
         self.fs.add_file(path, data, mode)

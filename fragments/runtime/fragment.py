@@ -11,7 +11,8 @@ Memory: a fragment owns an *area* of virtual addresses, the same in whatever tas
 (areas are unique across the system, at seeded random bases): its code pages (R-X), then
 its data pages (RW-), allocated with ``map_new_page``. Split and merge move these pages
 between tasks; nothing else of the fragment is task-bound. A data page may be marked secret
-(``secret="name"``: the pager's pool is "process memory"); the isolation report
+(``secret="name"``: the pager's pool is "process memory", the ramfs's file pages "file
+data", the crypto and devmapper key pages "disk key"); the isolation report
 (``fragments.runtime.isolation``) shows which fragments can reach each secret.
 """
 

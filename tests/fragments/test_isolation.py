@@ -93,3 +93,21 @@ def test_a_secret_moves_with_its_fragment():
     assert sorted(report.secrets["process memory"]) == ["pager", "process", "syscalls"]
     pool = report.secret_frames["process memory"]
     assert pool and pool <= system.process.host.task.space.frames()
+
+
+def test_file_data_is_reached_from_the_ramfs_task_only():
+    """The ramfs's data pages (secret "file data": the /bin programs here) are reached from
+    the task holding the ramfs: by the vfs and the ramfs while they share it (fragmented),
+    by the ramfs alone once it is split out, by every fragment in monolithic."""
+    system = at_fork("fragmented")
+    report = isolation.report(system.runtime)
+    files = report.secret_frames["file data"]
+    assert len(files) == sum(len(i.pages) for i in system.fs.fs.inodes.values()) > 0
+    assert files <= system.fs.host.task.space.frames()
+    assert sorted(report.secrets["file data"]) == ["ramfs", "vfs"]
+    system.split("ramfs")
+    report = isolation.report(system.runtime)
+    assert report.secrets["file data"] == ["ramfs"] and report.secret_frames["file data"] == files
+    assert not files & system.vfs.host.task.space.frames()
+    monolithic = isolation.report(at_fork("monolithic").runtime)
+    assert monolithic.secrets["file data"] == [r.fragment for r in monolithic.fragments]

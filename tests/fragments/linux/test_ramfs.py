@@ -1,6 +1,8 @@
 """The root file system as a fragment: the ramfs tree keeps POSIX's rules, the vfs reaches
 it only through the file-system interface (the root mount), and it can be split out, moved
-and merged back, or live in a task of its own, while programs keep their output."""
+and merged back, or live in a task of its own, while programs keep their output. File data
+is in frames of the ramfs's own task: found there through its page table, moved by a split,
+given back by truncate and unlink, refused with ENOSPC when none is left."""
 
 import errno
 from pathlib import Path
@@ -8,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from fragments.linux.filesystem import FsError
-from fragments.linux.ramfs import ROOT_INO, RamFs
+from fragments.linux.ramfs import FILE_DATA, ROOT_INO, RamFs, reserve_frames
 from fragments.linux.system import FRAGMENTS
 from fragments.runtime import composition
+from fragments.runtime.fragment import PAGE
+from kernel_model.caps import MEM_R, MEM_W
 from tests.demos import boot_demos
 
 BUSYBOX = Path("/tmp/bb/bin/busybox")
@@ -21,10 +25,15 @@ FILES_SCRIPT = (
     " rm -r /tmp/r; ls /tmp /dev; echo st=$?")
 
 
+def tree() -> RamFs:
+    """The tree of a freshly booted system's ramfs (its pages are real frames)."""
+    return boot_demos(programs=())[1].fs.fs
+
+
 def test_tree_keeps_link_counts_and_posix_rename():
     """Directories count their subdirectories; rename replaces a compatible entry, refuses
     a directory moved inside itself or over a non-empty one, and names stay unique."""
-    fs = RamFs(lambda: 7)
+    fs = tree()
     tmp = fs.find(ROOT_INO, "tmp")
     a = fs.mkdir(tmp, "a", 0o755)
     b = fs.mkdir(a, "b", 0o755)
@@ -49,7 +58,7 @@ def test_tree_keeps_link_counts_and_posix_rename():
 def test_an_unlinked_open_file_lives_until_released():
     """An inode that loses its last link while open stays readable until its release; a
     closed one goes at once."""
-    fs = RamFs(lambda: 7)
+    fs = tree()
     tmp = fs.find(ROOT_INO, "tmp")
     kept, gone = fs.create(tmp, "kept", 0o644), fs.create(tmp, "gone", 0o644)
     fs.write(kept, 0, b"data")
@@ -138,3 +147,108 @@ def test_a_composition_with_ramfs_in_its_own_task_runs_identically(tmp_path):
         traffic = system.runtime.traffic["vfs", "ramfs"]
         assert traffic.direct == 0 and traffic.ipc_remote > 0
         assert system.fs.fs.opened == {}
+
+
+# --- file data in frames of the ramfs's own address space -----------------------------
+
+NOTE = b"a line only the program wrote, 7f3a"
+
+
+def data_frames(system) -> dict[int, int]:
+    """vpn -> frame of every file-data page, read from the page table of the task holding
+    the ramfs (the fragment's bookkeeping says which pages; the table says which frames)."""
+    ramfs = system.fs
+    table = ramfs.host.task.space.pages
+    return {vpn: table[vpn].resource for vpn, name in ramfs.secrets.items() if name == FILE_DATA}
+
+
+def frame_bytes(system) -> bytes:
+    ram = system.machine.ram
+    return b"".join(ram.read(frame, 0, PAGE) for frame in data_frames(system).values())
+
+
+def noted(composition_name="fragmented"):
+    """(machine, system) after ``notes`` appended NOTE to /tmp/n.txt (placed by the host)."""
+    machine, system = boot_demos(composition_name, 2, 5, ("notes",), [(b"/tmp/n.txt", b"from the host\n")])
+    pid = system.spawn("/bin/notes", ["notes", "/tmp/n.txt", NOTE.decode()], [])
+    machine.run()
+    assert system.exit_status(pid) == 0 and machine.crashes == []
+    return machine, system
+
+
+def test_file_data_lives_in_frames_of_the_ramfs_task():
+    """What the host placed and what a program wrote are bytes of frames mapped in the
+    ramfs's task at its data pages, one page per 4 KiB of each file; the tree keeps none."""
+    machine, system = noted()
+    inode = system.fs.fs.stat(system.fs.fs.find(system.fs.fs.find(ROOT_INO, "tmp"), "n.txt"))
+    assert inode.size == len(b"from the host\n" + NOTE + b"\n") and inode.blocks == 8
+    [page] = inode.pages.values()
+    frame = system.fs.host.task.space.lookup(page).resource
+    assert machine.ram.read(frame, 0, inode.size) == b"from the host\n" + NOTE + b"\n"
+    assert NOTE in frame_bytes(system) and b"\x7fELF" in frame_bytes(system)   # /bin/notes too
+    assert not any(isinstance(v, (bytes, bytearray)) for v in vars(inode).values())
+    frames = set(data_frames(system).values())
+    assert frames <= system.fs.host.task.space.frames()
+    assert not frames & system.pager.host.task.space.frames()
+
+
+def test_split_grants_the_data_pages_to_the_new_task():
+    """``split ramfs`` moves every data page, frame and all, to the new task (the vfs's
+    task keeps none of them); a program then reads the file through it."""
+    machine, system = noted()
+    before, vfs_task = data_frames(system), system.vfs.host.task
+    system.split("ramfs")
+    ramfs_task = system.fs.host.task
+    assert ramfs_task is not vfs_task and data_frames(system) == before
+    assert all(vpn not in vfs_task.space.pages for vpn in before)
+    assert {ramfs_task.space.pages[vpn].rights for vpn in before} == {MEM_R | MEM_W}
+    machine.uart.written.clear()
+    pid = system.spawn("/bin/notes", ["notes", "/tmp/n.txt"], [])
+    machine.run()
+    assert system.exit_status(pid) == 0 and machine.crashes == []
+    assert bytes(machine.uart.written) == b"from the host\n" + NOTE + b"\n"
+
+
+def test_truncate_unlink_and_holes_give_frames_back():
+    """Pages come with writes only (a hole takes none), a shrinking truncate frees the
+    pages past the end and zeroes the rest of the last, unlink frees them all; an
+    unlinked open file keeps its pages until its release."""
+    machine, system = boot_demos(programs=())
+    fs, ram = system.fs, machine.ram
+    start = ram.free_frames
+    tmp = fs.lookup(ROOT_INO, b"tmp")[0]
+    ino = fs.create(tmp, b"f", 0o644)[0]
+    assert fs.write(ino, 0, b"x" * (3 * PAGE)) == 3 * PAGE and ram.free_frames == start - 3
+    assert fs.truncate(ino, PAGE + 1) == 0 and ram.free_frames == start - 2
+    assert fs.truncate(ino, 100 * PAGE) == 0 and ram.free_frames == start - 2
+    assert fs.read(ino, PAGE, 3) == b"x\0\0" and fs.getattr(ino)[4] == 16   # blocks
+    assert fs.write(ino, 50 * PAGE, b"y") == 1 and ram.free_frames == start - 3
+    assert fs.read(ino, 50 * PAGE - 2, 4) == b"\0\0y\0"
+    assert fs.open(ino) == 0 and fs.unlink(tmp, b"f") == 0 and ram.free_frames == start - 3
+    assert fs.release(ino) == 0 and ram.free_frames == start
+    link = fs.symlink(tmp, b"l", b"/tmp/target")[0]
+    assert fs.readlink(link) == b"/tmp/target" and ram.free_frames == start - 1
+    assert fs.unlink(tmp, b"l") == 0 and ram.free_frames == start
+    assert fs.fs.pages.available() == start - reserve_frames(ram.size)
+
+
+def test_a_write_that_does_not_fit_changes_nothing():
+    """A write that needs more pages than the store can give answers -ENOSPC before
+    anything changes: same size, same frames; a host file that does not fit is refused
+    with FsError(ENOSPC) and leaves no name behind."""
+    machine, system = boot_demos(programs=())
+    fs = system.fs
+    tmp = fs.lookup(ROOT_INO, b"tmp")[0]
+    ino = fs.create(tmp, b"big", 0o644)[0]
+    room = fs.fs.pages.available()
+    assert fs.write(ino, 0, b"z" * ((room - 1) * PAGE)) == (room - 1) * PAGE
+    free, attr = machine.ram.free_frames, fs.getattr(ino)
+    assert fs.write(ino, attr[3], b"z" * (PAGE + 1)) == -errno.ENOSPC
+    assert (machine.ram.free_frames, fs.getattr(ino)) == (free, attr)
+    assert fs.write(ino, attr[3], b"z" * PAGE) == PAGE and fs.fs.pages.available() == 0
+    with pytest.raises(FsError) as refused:
+        fs.add_file(b"/bin/toolarge", b"\x7fELF" * 2)
+    assert refused.value.errno == errno.ENOSPC and fs.lookup(ROOT_INO, b"bin")
+    assert fs.lookup(fs.lookup(ROOT_INO, b"bin")[0], b"toolarge") == -errno.ENOENT
+    assert fs.symlink(tmp, b"l", b"t") == -errno.ENOSPC and fs.lookup(tmp, b"l") == -errno.ENOENT
+    assert fs.truncate(ino, 0) == 0 and fs.fs.pages.available() == room
