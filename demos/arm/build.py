@@ -103,6 +103,7 @@ PROGRAMS: list[Program] = [
     linux("upcase", "upcase.c"),
     linux("notes", "notes.c"),
     linux("bigpipe", "bigpipe.c"),
+    linux("fillfs", "fillfs.c", args=["4"]),
     native("pingpong_client", "pingpong_client.c"),
     native("pingpong_server", "pingpong_server.c"),
     native("faults", "faults.c"),

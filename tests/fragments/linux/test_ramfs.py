@@ -2,7 +2,7 @@
 it only through the file-system interface (the root mount), and it can be split out, moved
 and merged back, or live in a task of its own, while programs keep their output. File data
 is in frames of the ramfs's own task: found there through its page table, moved by a split,
-given back by truncate and unlink, refused with ENOSPC when none is left."""
+given back by truncate and unlink, refused with ENOSPC when the RAM is full."""
 
 import errno
 from pathlib import Path
@@ -11,11 +11,12 @@ import pytest
 
 from fragments.linux.filesystem import FsError
 from fragments.linux.ramfs import FILE_DATA, ROOT_INO, RamFs, reserve_frames
-from fragments.linux.system import FRAGMENTS
+from fragments.linux.system import FRAGMENTS, boot_linux
 from fragments.runtime import composition
 from fragments.runtime.fragment import PAGE
 from kernel_model.caps import MEM_R, MEM_W
-from tests.demos import boot_demos
+from kernel_model.machine import Machine
+from tests.demos import DEMOS, boot_demos
 
 BUSYBOX = Path("/tmp/bb/bin/busybox")
 FILES_SCRIPT = (
@@ -151,6 +152,7 @@ def test_a_composition_with_ramfs_in_its_own_task_runs_identically(tmp_path):
 
 # --- file data in frames of the ramfs's own address space -----------------------------
 
+README = (Path(__file__).resolve().parents[3] / "demos" / "arm" / "README.md").read_text()
 NOTE = b"a line only the program wrote, 7f3a"
 
 
@@ -230,6 +232,39 @@ def test_truncate_unlink_and_holes_give_frames_back():
     assert fs.readlink(link) == b"/tmp/target" and ram.free_frames == start - 1
     assert fs.unlink(tmp, b"l") == 0 and ram.free_frames == start
     assert fs.fs.pages.available() == start - reserve_frames(ram.size)
+
+
+def test_programs_give_back_every_frame_they_made_the_ramfs_take():
+    """After fillfs (which filled the RAM) and fileio, the monolithic machine has exactly
+    the free frames it had before them."""
+    machine, system = boot_demos("monolithic", 2, 5, ("fillfs", "fileio"))
+    start = machine.ram.free_frames
+    for program in ("fillfs", "fileio"):
+        pid = system.spawn(f"/bin/{program}", [program], [])
+        machine.run()
+        assert system.exit_status(pid) == 0 and machine.ram.free_frames == start
+
+
+@pytest.mark.parametrize("composition_name", ["monolithic", "fragmented"])
+def test_a_full_ram_gives_enospc_and_the_model_runs_on(composition_name):
+    """fillfs on a 16 MiB machine writes until the RAM is full: ENOSPC, as Linux's tmpfs
+    gives when full (the README's qemu output), no crash; the ramfs stopped at the reserve
+    while it was full, and programs run after it."""
+    machine = Machine(cores=2, seed=5, ram_size=16 << 20)
+    system = boot_linux(machine, composition_name)
+    for name in ("fillfs", "hello"):
+        system.fs.add_file(f"/bin/{name}".encode(), (DEMOS / name).read_bytes())
+    machine.uart.feed(b"")
+    pid = system.spawn("/bin/fillfs", ["fillfs"], [])
+    machine.run(predicate=lambda e: e.kind == "syscall" and e.data["name"] == "statx")   # full
+    full = machine.ram.free_frames
+    machine.run()
+    assert machine.crashes == [] and system.exit_status(pid) == 0
+    assert bytes(machine.uart.written).decode() == README.split("### `fillfs", 1)[1].split("```", 2)[1].lstrip("\n")
+    assert reserve_frames(16 << 20) <= full < reserve_frames(16 << 20) + 16      # 64 KiB writes
+    pid = system.spawn("/bin/hello", ["hello"], [])
+    machine.run()
+    assert system.exit_status(pid) == 0 and machine.crashes == []
 
 
 def test_a_write_that_does_not_fit_changes_nothing():
