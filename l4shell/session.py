@@ -105,7 +105,9 @@ class Session:
         return keep.name
 
     def close(self) -> None:
-        """Remove the private copies of the disk image now (else at exit)."""
+        """Drop the system (so it can be freed) and remove the private copies of the disk
+        image now (else at exit). The session is not used after this."""
+        self.system.runtime.shutdown()
         if self._cleanup is not None:
             self._cleanup()
 

@@ -98,6 +98,14 @@ class Server:
     def stop(self) -> None:
         self.host.servers.remove(self)
         self.runtime.kernel.kill_thread(self.thread, "fragment moved")
+        self.end()
+
+    def end(self) -> None:
+        """End the served code's greenlet (its thread is dead or the system dropped): a
+        suspended greenlet hides its frames from the garbage collector, so it would keep
+        everything they reach, the whole machine included, alive for ever."""
+        if self._loop is not None and not self._loop.dead:
+            self._loop.throw()
 
     def _body(self, ctx):
         self.ctx = ctx

@@ -370,6 +370,12 @@ class Runtime:
             for obj in need:
                 host.install(obj)
 
+    def shutdown(self) -> None:
+        """The system is being dropped: end every server's greenlet (see ``Server.end``)."""
+        for host in self.hosts:
+            for server in host.servers:
+                server.end()
+
     def remove_host(self, host: Host) -> None:
         """An empty host goes: its task is destroyed, windows it used are freed."""
         assert not host.fragments
