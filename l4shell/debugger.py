@@ -130,7 +130,9 @@ class Debugger:
                 "next_number": self._next_number}
 
     def resume(self, message: dict) -> Result:
-        """In the resumed process: replay to the target, take over the user's state, answer."""
+        """In the resumed process: replay to the target, take over the user's state, answer.
+        Program output the frozen copy had collected (a run it froze in) was shown then."""
+        self.session.take_output()
         travel = message["travel"]
         reached = self.session.replay(message["log"], message["steps"], self.cancel_test(travel))
         self.session.set_strace(message["strace"])
@@ -520,6 +522,7 @@ def _boot(dbg, args):
     session.checkpoints, checkpoints = dbg.session.checkpoints, dbg.session.checkpoints
     if checkpoints is not None:
         checkpoints.discard(0)              # copies of the old system
+    dbg.session.close()
     dbg.session = session
     o = options
     return f"booted: composition {o.composition}, {o.cores} cores, seed {o.seed}"

@@ -124,3 +124,14 @@ def test_the_shell_goes_back_and_keeps_the_keys_typed_ahead():
 
     frozen = stops("--checkpoint-interval", "0.02")
     assert len(frozen) == 3 and frozen == stops("--no-checkpoints")
+
+
+def test_going_back_shows_no_program_output_twice(tmp_path):
+    """A copy frozen in the middle of a run holds the output collected so far, already
+    shown when that run ended; going back through it must not show it again."""
+    script = tmp_path / "twice.l4s"
+    script.write_text("start mmapcow\ncontinue\nreverse-step 1\nreverse-step 1\n")
+    frozen = l4shell("script", "--checkpoint-interval", "0.001", str(script))
+    assert frozen.returncode == 0, frozen.stderr
+    assert frozen.stdout.count("cow ok") == 1
+    assert frozen.stdout == l4shell("script", "--no-checkpoints", str(script)).stdout
