@@ -72,14 +72,14 @@ def test_checkpoints_are_taken_used_thinned_and_none_is_left_behind(tmp_path):
                             str(script)], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     most = 0
     while run.poll() is None:
-        most = max(most, len(alive_with(script.name)))
+        most = max(most, len(alive_with(str(script))))
         time.sleep(0.05)
     assert run.returncode == 0, run.stdout.read()
     assert 4 < most <= KEEP + 3            # checkpoints, the anchor, the live and a resumed one
     deadline = time.monotonic() + 10
-    while alive_with(script.name) and time.monotonic() < deadline:
+    while alive_with(str(script)) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert alive_with(script.name) == []
+    assert alive_with(str(script)) == []
 
 
 def test_a_disk_image_goes_back_with_its_checkpoint(tmp_path):
