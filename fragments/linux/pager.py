@@ -15,17 +15,22 @@ Invariants:
   one user is copy-on-write: it is mapped to processes without W, and a write (fault or
   syscall copy-out) first copies it into a frame of its own.
 - A frame returns to the pool (its server mapping removed) when its last user drops it.
+- The pool never takes the last ``reserve_frames`` free frames: with the RAM full, a fault
+  is refused (the process dies of SIGSEGV, as a bad access does) and a syscall's buffer
+  gives EFAULT, while the kernel and the fragments' own pages still find frames.
 """
 
 from __future__ import annotations
 
 import bisect
 import errno
+import math
 from dataclasses import dataclass, field, replace
 
 from kernel_model.addrspace import MemoryFault
 from kernel_model.caps import MEM_R, MEM_RWX, MEM_W, MEM_X, Fpage
 from kernel_model.ipc_abi import PROTO_PAGE_FAULT, MsgTag
+from kernel_model.physmem import OutOfFrames
 
 from fragments.runtime.fragment import Fragment, operation
 
@@ -36,6 +41,15 @@ PAGE = 4096
 PAGER_SLOT = 8               # the page-fault gate's slot in a process task
 STACK_SIZE = 8 << 20
 MMAP_GAP = 16 << 20
+
+
+def reserve_frames(ram_size: int) -> int:
+    """The frames process memory and file data leave free, for the kernel and the fragments'
+    own needs (binding windows, buffers): Linux's ``min_free_kbytes`` for ``ram_size`` bytes
+    of RAM, sqrt(16 × KiB) clamped to [128 KiB, 256 MiB] (mm/page_alloc.c); 256 frames
+    (1 MiB) for the default 64 MiB."""
+    kib = min(max(math.isqrt(ram_size // 1024 * 16), 128), 262144)
+    return kib * 1024 // PAGE
 
 
 def page_down(a: int) -> int:
@@ -161,8 +175,15 @@ class Pager(Fragment, SyscallServer):
         return self.host.task
 
     def _new_frame(self, content: bytes | None) -> Frame:
+        ram = self.runtime.kernel.ram
+        if ram.free_frames <= reserve_frames(ram.size):
+            raise OutOfFrames("the RAM left is the kernel's and the fragments' reserve")
         saddr = self._free_saddrs.pop() if self._free_saddrs else self._take_saddr()
-        self.map_new_page(saddr, MEM_RWX, secret="process memory")   # RWX: it lends code too
+        try:
+            self.map_new_page(saddr, MEM_RWX, secret="process memory")   # RWX: it lends code too
+        except OutOfFrames:
+            self._free_saddrs.append(saddr)
+            raise
         if content:
             self.home.space.poke(saddr, content)
         return Frame(saddr)
@@ -198,13 +219,16 @@ class Pager(Fragment, SyscallServer):
         if region is None or not region.rights or region.rights & access != access:
             return None
         frame = amap.pages.get(vpn)
-        if frame is None:
-            frame = amap.pages[vpn] = self._new_frame(self._content(region, page))
-        elif access == MEM_W and frame.users > 1:
-            copy = self._new_frame(self.home.space.read(frame.saddr, PAGE))
-            self._unmap_process(proc, page, MEM_RWX)
-            self._drop(frame)
-            frame = amap.pages[vpn] = copy
+        try:
+            if frame is None:
+                frame = amap.pages[vpn] = self._new_frame(self._content(region, page))
+            elif access == MEM_W and frame.users > 1:
+                copy = self._new_frame(self.home.space.read(frame.saddr, PAGE))
+                self._unmap_process(proc, page, MEM_RWX)
+                self._drop(frame)
+                frame = amap.pages[vpn] = copy
+        except OutOfFrames:       # no RAM left: refused as a bad access is (nothing changed)
+            return None
         rights = region.rights & ~MEM_W if frame.users > 1 else region.rights
         return frame, rights
 

@@ -43,7 +43,6 @@ the kernel still find frames when the files have filled the rest.
 from __future__ import annotations
 
 import errno
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
@@ -52,6 +51,7 @@ from fragments.runtime.fragment import DATA, PAGE, operation
 
 from .abi import S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
 from .filesystem import FileSystem, FsError, FsStat, fs_operation
+from .pager import reserve_frames
 
 ROOT_INO = 1
 NAME_MAX = 255
@@ -388,14 +388,6 @@ def _check_name(name: str) -> None:
         raise FsError(errno.ENAMETOOLONG, name[:40])
     if not raw or b"/" in raw or b"\0" in raw or raw in (b".", b".."):
         raise FsError(errno.EINVAL, f"invalid name {name!r}")
-
-
-def reserve_frames(ram_size: int) -> int:
-    """The frames the ramfs leaves free: Linux's ``min_free_kbytes`` for ``ram_size`` bytes
-    of RAM, sqrt(16 × KiB) clamped to [128 KiB, 256 MiB] (mm/page_alloc.c); 256 frames
-    (1 MiB) for the default 64 MiB."""
-    kib = min(max(math.isqrt(ram_size // 1024 * 16), 128), 262144)
-    return kib * 1024 // PAGE
 
 
 class FramePages:

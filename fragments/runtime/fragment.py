@@ -72,10 +72,10 @@ class Fragment:
     def map_new_page(self, address: int, rights: int, secret: str | None = None) -> None:
         """A fresh zeroed frame at ``address`` (inside the area) in the holding task;
         ``secret`` names what it will hold if that must not leak (see isolation)."""
-        self.pages[address >> 12] = rights
+        self.runtime.kernel.alloc_page(self.host.task, address, self.host.effective(rights))
+        self.pages[address >> 12] = rights        # (after: OutOfFrames leaves no trace)
         if secret is not None:
             self.secrets[address >> 12] = secret
-        self.runtime.kernel.alloc_page(self.host.task, address, self.host.effective(rights))
 
     def free_page(self, address: int) -> None:
         self.secrets.pop(address >> 12, None)

@@ -30,6 +30,33 @@ def test_concurrent_processes_leak_no_frame(composition):
 
 
 @pytest.mark.parametrize("composition", ["monolithic", "fragmented"])
+def test_a_full_ram_kills_the_process_that_needs_a_frame_and_nothing_else(composition):
+    """With the RAM all but used up (frames taken from outside, as other users would), a
+    process whose page faults need frames dies of SIGSEGV and gets none of the reserve
+    the kernel and the fragments keep (mmapcow itself, or its forked child when it copies
+    pages: then the parent reports the failure); no server crashes, no frame is lost,
+    and once frames are back a program runs to its end."""
+    from fragments.linux.pager import reserve_frames
+    machine, system = boot(programs=("mmapcow", "hello"), composition=composition)
+    reserve = reserve_frames(machine.ram.size)
+    taken = []
+    while machine.ram.free_frames > reserve + 40:
+        taken.append(machine.ram.allocate())
+    pid = system.spawn("/bin/mmapcow", ["mmapcow"], [])
+    machine.run()
+    assert machine.crashes == []
+    assert system.exit_status(pid) == 11 or b"FAILED" in bytes(machine.uart.written)   # SIGSEGV
+    assert machine.ram.free_frames > reserve - 8        # a few frames of binding windows at most
+    for frame in taken:
+        machine.ram.release(frame)
+    pid = system.spawn("/bin/hello", ["hello"], [])
+    machine.run()
+    assert machine.crashes == [] and system.exit_status(pid) == 0 and system.pager.contexts == {}
+    allocated = machine.ram.frame_count - 1 - machine.ram.free_frames
+    assert len(_frames_in_live_tasks(machine)) == allocated
+
+
+@pytest.mark.parametrize("composition", ["monolithic", "fragmented"])
 def test_every_process_is_an_alien_thread_of_pager_and_syscalls(composition):
     """A Linux process: its own task, one alien thread whose pager is a gate bound to the
     thread of the task holding the pager fragment, and whose exception handler is a gate
