@@ -147,9 +147,8 @@ def bare(loops: int) -> tuple[float, float]:
 
 def fresh(what: str, loops: int) -> tuple:
     """One measurement (``bare``, or a size such as ``120x40``) in a fresh process. In one
-    process the runs would not be alike: a finished session is never freed (its fragment
-    servers' suspended greenlets keep it alive), so every later run's garbage collections
-    walk the traces of all the earlier ones."""
+    process the runs would not be alike: whatever an earlier run left alive (a session not
+    closed keeps its machine and trace), every later run's garbage collections walk."""
     out = subprocess.run([sys.executable, __file__, "--one", what, str(loops)], check=True,
                          capture_output=True, text=True).stdout
     values = json.loads(out.splitlines()[-1])

@@ -290,6 +290,7 @@ class Session:
             self.checkpoints.restore(point, {"log": self.log, "steps": target, **handover()})
         pending = list(self.log)
         self.log, self.steps, self.pids, self.names = [], 0, [], {}
+        self.system.runtime.shutdown()               # the system replaced can be freed
         self._boot()
         return self.replay(pending, target, interrupted)
 

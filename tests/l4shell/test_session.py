@@ -1,4 +1,8 @@
-"""The session's going back: a replay stopped half-way leaves a consistent session."""
+"""The session's going back: a replay stopped half-way leaves a consistent session; the
+system it replaces is freed."""
+
+import gc
+import weakref
 
 from l4shell.session import Options, Session
 
@@ -45,3 +49,16 @@ def test_an_interrupted_replay_ends_a_stretch_of_single_stepping():
     assert session.steps == middle and not session.machine.single_step
     assert [(a.kind, a.args) for a in session.log[-2:]] == [("single_step", (True,)), ("single_step", (False,))]
     assert session.log[-1].step == middle
+
+
+def test_going_back_frees_the_system_it_replaces():
+    """Going back boots a fresh system and replays; the one it replaces is freed (its
+    fragment servers' suspended greenlets kept the machine and its whole trace alive: a
+    leak at every reverse-step in the TUI, which goes back from boot)."""
+    session = Session(Options("fragmented", 2, 0))
+    session.start("syscall_loop", ["50"])
+    session.run()
+    replaced = weakref.ref(session.machine)
+    session.goto_step(session.steps - 1)
+    gc.collect()
+    assert replaced() is None
