@@ -357,10 +357,7 @@ def test_script_shows_narration_waits_on_pause_and_highlights_what_it_names(tmp_
     async def scenario():
         app = app_for(script=str(script))
         async with app.run_test(size=(80, 24)) as pilot:
-            for _ in range(WAIT_LIMIT):
-                if app.engine.latest is not None and app.engine.latest.paused:
-                    break
-                await pilot.pause(0.01)
+            await until(pilot, lambda: app.engine.latest is not None and app.engine.latest.paused)
             await settle(app, pilot)
             panel = app.query_one("#narration")
             assert panel.has_class("-active") and "Watch the page-fault path" in str(panel.render())
@@ -368,10 +365,7 @@ def test_script_shows_narration_waits_on_pause_and_highlights_what_it_names(tmp_
             assert app.focus_state.task == "hello.2"
             assert "hello, world" not in transcript(app)         # still paused
             await pilot.press("space")
-            for _ in range(WAIT_LIMIT):
-                if app.engine.latest.script.endswith("ended"):
-                    break
-                await pilot.pause(0.01)
+            await until(pilot, lambda: app.engine.latest.script.endswith("ended"))
             await settle(app, pilot)
             assert "hello, world" in transcript(app)
             assert "Now it runs to its end" in str(panel.render())
