@@ -318,9 +318,7 @@ def _reverse_next(dbg, args):
     if not args or args[0] not in NEXT_KINDS:
         raise CommandError(f"usage: reverse-next {'|'.join(NEXT_KINDS)}")
     kinds = NEXT_KINDS[args[0]]
-    trace = dbg.session.machine.trace.events
-    last = trace[-1].seq if trace else -1
-    earlier = [e for e in trace[:-1] if e.kind in kinds and e.seq < last]
+    earlier = [e for e in dbg.session.earlier_events() if e.kind in kinds]
     if not earlier:
         raise CommandError(f"no earlier {args[0]} event")
     seq = earlier[-1].seq
@@ -332,8 +330,7 @@ def _reverse_next(dbg, args):
 def _reverse_continue(dbg, args):
     session = dbg.session
     armed = [b for b in dbg.breakpoints if b.enabled and b.test is not None]
-    before = session.marks[0][session.steps - 1] if session.steps else 0   # events of earlier steps
-    hits = [e.seq for e in session.machine.trace.events[:before]
+    hits = [e.seq for e in session.earlier_events()
             if any(b.test(e) and (b.cond is None or b.cond(e)) for b in armed)]
     if hits:
         return _travel(dbg, Travel(session.step_of_event(hits[-1]), "reverse", hits[-1]))

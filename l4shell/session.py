@@ -244,10 +244,13 @@ class Session:
         status = self.system.exit_status(pid)
         if status is None:
             return None
-        if status & 0x7F:
-            number = status & 0x7F
-            return f"killed by {Signal(number).name if number in Signal._value2member_map_ else f'signal {number}'}"
-        return f"exit status {status >> 8 & 0xFF}"
+        number = status & 0x7F
+        if not number:
+            return f"exit status {status >> 8 & 0xFF}"
+        try:
+            return f"killed by {Signal(number).name}"
+        except ValueError:                      # a real-time signal: no name
+            return f"killed by signal {number}"
 
     def stepi(self, count: int, core: int | None = None) -> Stop:
         """Exactly ``count`` ARM instructions (on ``core`` if given), in single-step mode."""
@@ -272,6 +275,11 @@ class Session:
             raise SessionError(f"no event #{seq} (the trace has {len(self.machine.trace)} events)")
         return bisect_right(self.marks[0], seq)
 
+    def earlier_events(self) -> list:
+        """The events of the steps before the last one: going back to one of them moves
+        (the last step's events are all where the session stands)."""
+        return self.machine.trace.events[:self.marks[0][self.steps - 1] if self.steps else 0]
+
     def step_of_instructions(self, count: int) -> int:
         """The last step count at which at most ``count`` instructions had run."""
         return bisect_right(self.marks[1], count) - 1
@@ -293,10 +301,6 @@ class Session:
         self.system.runtime.shutdown()               # the system replaced can be freed
         self._boot()
         return self.replay(pending, target, interrupted)
-
-    def goto_event(self, seq: int, handover: Callable[[], dict] | None = None) -> None:
-        """Re-execute to the end of the step that made event ``seq``."""
-        self.goto_step(self.step_of_event(seq), handover)
 
     def replay(self, log: list[Action], target: int, interrupted: Callable[[], bool] = lambda: False) -> bool:
         """Step from here to ``target`` steps, applying the actions of ``log``: the log of

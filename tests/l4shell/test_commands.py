@@ -107,6 +107,19 @@ def test_goto_and_reverse_next_and_reverse_stepi(dbg):
     assert dbg.session.machine.instructions() == n - 3
 
 
+def test_reverse_next_and_reverse_continue_always_move_back(dbg):
+    """From a stop on a syscall, going back to the previous one (or breakpoint hit) lands
+    at an earlier step, never on the step the session stands on."""
+    ok(dbg, "start syscall_loop 50")
+    ok(dbg, "break syscall getppid")
+    for _ in range(4):
+        ok(dbg, "continue")
+    for command in ("reverse-next syscall", "reverse-continue", "reverse-continue"):
+        steps = dbg.session.steps
+        ok(dbg, command)
+        assert dbg.session.steps < steps and dbg.last_stop.event.kind == "syscall"
+
+
 def test_inspection_commands_read_the_model(dbg):
     ok(dbg, "start hello")
     ok(dbg, "next pf")
