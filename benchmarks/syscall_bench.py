@@ -54,6 +54,7 @@ from fragments.linux.abi import CORTEX_A15_HWCAP, PAGE_SIZE  # noqa: E402
 from fragments.linux.elf import build_initial_stack, parse_executable, standard_auxv  # noqa: E402
 from fragments.linux.syscall_table import by_name  # noqa: E402
 from fragments.linux.system import boot_linux  # noqa: E402
+from kernel_model import trace as T  # noqa: E402
 from kernel_model.machine import Machine  # noqa: E402
 from table import print_table  # noqa: E402  (benchmarks/, run as scripts)
 
@@ -195,10 +196,32 @@ def boot(composition: str):
     return machine, system, output
 
 
-def model_syscall_loop(n: int, composition: str, profile: cProfile.Profile | None = None) -> float:
-    """Host CPU seconds from spawn to the end of the program (boot excluded)."""
+class TimedBody:
+    """A Python thread's generator that adds up the host time spent inside it: the code of
+    the fragments its server runs, UTCB reads and writes and trace events they make
+    included; the kernel's IPC and scheduling run between its yields, outside."""
+
+    def __init__(self, body, spent: list[float]):
+        self.body, self.spent = body, spent
+
+    def send(self, value):
+        start = time.perf_counter()   # wall time (a cheap clock; the slices are µs long)
+        try:
+            return self.body.send(value)
+        finally:
+            self.spent[0] += time.perf_counter() - start
+
+
+def model_syscall_loop(n: int, composition: str, profile: cProfile.Profile | None = None,
+                       in_servers: list[float] | None = None) -> float:
+    """Host CPU seconds from spawn to the end of the program (boot excluded). With
+    ``in_servers``, the seconds spent inside the Python servers are added to its item 0."""
     machine, system, output = boot(composition)
     system.fs.add_file(b"/bin/syscall_loop", (DEMOS / "syscall_loop").read_bytes())
+    if in_servers is not None:
+        for thread in machine.kernel.threads:
+            if thread.is_python and thread.alive:
+                thread.python_body = TimedBody(thread.python_body, in_servers)
     start = time.thread_time()
     pid = system.spawn("/bin/syscall_loop", ["syscall_loop", str(n)], ENV)
     if profile is not None:
@@ -272,22 +295,35 @@ def _check_loop_output(who: str, n: int, output: bytes, status: int | None) -> N
 
 # ------------------------------------------------------------------ measuring
 
-def events_per_syscall(composition: str) -> tuple[float, float]:
-    """(trace events per null syscall, host µs to emit one such event)."""
+def events_per_syscall(composition: str, kernel_only: bool = False) -> tuple[float, float]:
+    """(trace events per null syscall, host µs to emit one such event); with
+    ``kernel_only``, the kernel's events only (not the fragments' ``syscall``, ``fragment``)."""
+    def counted(events) -> list:
+        return [e for e in events if e.kind in T.KERNEL_KINDS] if kernel_only else list(events)
     counts = []
     for n in (1000, 2000):
         machine, system, output = boot(composition)
         system.fs.add_file(b"/bin/syscall_loop", (DEMOS / "syscall_loop").read_bytes())
         system.spawn("/bin/syscall_loop", ["syscall_loop", str(n)], ENV)
         machine.run()
-        counts.append(len(machine.trace))
-    kinds = [(e.kind, e.thread, dict(e.data)) for e in machine.trace.events[-200:]]
+        counts.append(len(counted(machine.trace.events)))
+    kinds = [(e.kind, e.thread, dict(e.data)) for e in counted(machine.trace.events[-200:])]
     threads = {t.name: t for t in machine.kernel.threads}
     start = time.thread_time()
     for kind, thread, data in kinds * 50:
         machine.kernel.emit_data(kind, threads.get(thread), data)
     per_event = (time.thread_time() - start) / (len(kinds) * 50) * 1e6
     return (counts[1] - counts[0]) / 1000, per_event
+
+
+def servers_us(n: int, composition: str) -> float:
+    """Host µs per null syscall spent inside the Python servers (the slope, as ``slope_us``;
+    two clock reads per resumption included)."""
+    def seconds(k: int) -> float:
+        spent = [0.0]
+        model_syscall_loop(k, composition, in_servers=spent)
+        return spent[0]
+    return slope_us(seconds, n, 2)
 
 
 def slope_us(measure, n: int, repeat: int) -> float:

@@ -32,7 +32,7 @@ from fragments.runtime.fragment import EPOCH, Fragment, operation
 
 from . import abi
 from .abi import NEW_UTSNAME, RLIMIT32, RLIMIT64, SIGACTION, SIGSET, Signal
-from .syscalls import DEFER, Completions, Replace, SyscallServer
+from .syscalls import DEFER, Completions, Replace, SyscallServer, returned
 
 INIT_PID = 1                   # orphans are reparented to init, which reaps them at once
 IGNORED_BY_DEFAULT = {Signal.SIGCHLD, Signal.SIGCONT, Signal.SIGURG, Signal.SIGWINCH, Signal.SIGTSTP}
@@ -279,6 +279,15 @@ class ProcessManager(Fragment, SyscallServer, Completions):
 
     def sys_zero(self, call, *_):
         return 0
+
+    def answer(self, pid, frame, answer):
+        """This fragment holds the signal state, so it returns the final frame itself
+        (signals delivered): the caller needs no second call to ``deliver``."""
+        if isinstance(answer, Replace):
+            return "return", 0, self.deliver(pid, answer.frame)
+        if isinstance(answer, int):
+            return "return", int(answer), self.deliver(pid, returned(frame, answer))
+        return answer
 
     # --- handler delivery -------------------------------------------------------------
     SAVED = struct.Struct("<22IQ")    # the interrupted frame and the signal mask

@@ -9,10 +9,12 @@ it (``entry.fragment``): ``peer.syscall(pid, nr, frame)``. A serving handler ans
 - ``DEFER``: the call is kept here (``pending``) and completed later: the serving fragment
   queues ``(pid, value)`` and triggers this fragment's wake-up Irq; on it, this fragment
   collects the completions from its peers and replies;
-- ``("replace", frame)``: the whole register frame (execve, sigreturn);
+- ``("return", value, frame)``: the frame to reply with, signals already delivered
+  (``frame`` None: the process ended). The ``process`` fragment answers this way, as it
+  holds the signal state: its handlers' ints and whole new frames (execve, sigreturn);
 - None: no reply at all (the process is gone).
-Before a reply, ``process.deliver`` may redirect the frame into a signal handler or end
-the process. An unknown number, or a declared syscall no fragment serves, answers -ENOSYS
+Before replying with an int, this fragment asks ``process.deliver``, which may redirect
+the frame into a signal handler or end the process. An unknown number, or a declared syscall no fragment serves, answers -ENOSYS
 and leaves a ``syscall`` trace event with ``unknown=True``. A fault that is not an svc
 ends the process (SIGSEGV for aborts, SIGILL otherwise). A syscall whose serving fragment (or
 a fragment it calls) the composition leaves out answers -ENOSYS; the runtime's ``fragment``
@@ -80,10 +82,19 @@ class SyscallServer:
         handler = self._handlers.get(entry.name) if entry else None
         if proc is None or handler is None:
             return -errno.ENOSYS
-        answer = handler(Call(proc, nr, list(frame)), *frame[2:8])
-        if isinstance(answer, Replace):
-            return "replace", answer.frame
+        return self.answer(pid, frame, handler(Call(proc, nr, list(frame)), *frame[2:8]))
+
+    def answer(self, pid: int, frame: list, answer):
+        """What crosses the binding back to ``syscalls`` (see the module's docstring)."""
         return int(answer) if isinstance(answer, int) else answer   # flags enums -> int
+
+
+def returned(frame: list, value: int) -> list:
+    """``frame`` returning ``value`` from its svc: r0 set, PC past the svc."""
+    frame = list(frame)
+    frame[2] = value & 0xFFFFFFFF
+    frame[EXC_PC] += 2 if frame[EXC_CPSR] & 0x20 else 4
+    return frame
 
 
 @dataclass(eq=False)
@@ -153,14 +164,13 @@ class Syscalls(Fragment):
         if answer is None:
             self._record(pid, nr, frame, None, line)
             return None
-        if entry is not None and entry.name in FORKS and isinstance(answer, int) and answer > 0:
-            self.launch(answer)
-        if isinstance(answer, (tuple, list)):
-            self._record(pid, nr, frame, 0, line)
-            out = self.use.process.deliver(pid, list(answer[1]))
+        if isinstance(answer, int):
+            value, out = answer, self._answer_frame(pid, frame, answer)
         else:
-            out = self._answer_frame(pid, frame, answer)
-            self._record(pid, nr, frame, answer, line)
+            _, value, out = answer
+        if entry is not None and entry.name in FORKS and value > 0:
+            self.launch(value)
+        self._record(pid, nr, frame, value, line)
         if out is None:
             return None
         ctx.set_mrs(out)
@@ -168,10 +178,7 @@ class Syscalls(Fragment):
 
     def _answer_frame(self, pid: int, frame: list, value: int) -> list | None:
         """The frame that returns ``value`` from the svc (or enters a signal handler)."""
-        frame = list(frame)
-        frame[2] = value & 0xFFFFFFFF
-        frame[EXC_PC] += 2 if frame[EXC_CPSR] & 0x20 else 4
-        return self.use.process.deliver(pid, frame)
+        return self.use.process.deliver(pid, returned(frame, value))
 
     def _woken(self, result) -> None:
         """Peers finished deferred calls: collect and answer them."""

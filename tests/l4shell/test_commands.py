@@ -99,7 +99,7 @@ def test_goto_and_reverse_next_and_reverse_stepi(dbg):
     ok(dbg, "goto 300")
     assert len(dbg.session.machine.trace) > 300
     assert dbg.session.machine.trace.events[300].seq == 300
-    earlier = [e.seq for e in dbg.session.machine.trace.filter(["syscall"])]
+    earlier = [e.seq for e in dbg.session.earlier_events() if e.kind == "syscall"]
     ok(dbg, "reverse-next syscall")
     assert dbg.last_stop.event.seq == earlier[-1] and len(dbg.session.machine.trace) > earlier[-1]
     n = dbg.session.machine.instructions()
