@@ -182,7 +182,33 @@ class AddressSpace:
             address, view = address + chunk, view[chunk:]
 
     def read_word(self, address: int) -> int:
-        return int.from_bytes(self.read(address, 4, 0), "little")
+        return self.read_words(address, 1, 0)[0]
+
+    def read_words(self, address: int, count: int, access: int = MEM_R) -> list[int]:
+        """``count`` little-endian 32-bit words (message registers), as ``read``."""
+        offset = address & (PAGE_SIZE - 1)
+        if 0 < count <= (PAGE_SIZE - offset) >> 2 and 0 <= address < ADDRESS_LIMIT:
+            node = self.pages.get(address >> PAGE_SHIFT)   # within one page: no copy
+            if node is None:
+                raise MemoryFault(address, access, False)
+            if node.rights & access != access:
+                raise MemoryFault(address, access, True)
+            return self.ram.read_words(node.resource, offset, count)
+        raw = self.read(address, 4 * count, access)
+        return [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
+
+    def poke_words(self, address: int, words: list[int]) -> None:
+        """Each word's low 32 bits, little-endian, as ``poke`` (the kernel writing a UTCB)."""
+        offset = address & (PAGE_SIZE - 1)
+        if 0 < len(words) <= (PAGE_SIZE - offset) >> 2 and 0 <= address < ADDRESS_LIMIT:
+            node = self.pages.get(address >> PAGE_SHIFT)   # within one page: no copy
+            if node is None:
+                raise MemoryFault(address, 0, False)
+            self.ram.write_words(node.resource, offset, words)
+            if node.rights & MEM_X:
+                self._forget_code(address, 4 * len(words))
+            return
+        self.poke(address, b"".join((w & 0xFFFFFFFF).to_bytes(4, "little") for w in words))
 
     def read_cstring(self, address: int, limit: int = 4096) -> bytes:
         """A NUL-terminated string; ``MemoryFault`` if it runs into an unreadable page."""

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Callable
 from . import irqs, trace as T
 from .caps import INVALID_CAP, OBJ_ALL, OBJ_S, OBJ_SERVER, OBJ_W, Fpage
 from .ipc_abi import (PROTO_FACTORY, PROTO_IRQ_SENDER, PROTO_KOBJECT, PROTO_SCHEDULER,
-                      PROTO_TASK, PROTO_THREAD, MsgTag, bytes_to_words, words_to_bytes)
+                      PROTO_TASK, PROTO_THREAD, MsgTag)
 from .objects import Factory, Icu, IpcGate, Irq, Task, Thread
 
 if TYPE_CHECKING:
@@ -74,11 +74,11 @@ def dispatch(k: "Kernel", thread: Thread, node: "MapNode", tag: MsgTag) -> MsgTa
 
 
 def _read_mrs(thread: Thread, count: int) -> list[int]:
-    return bytes_to_words(thread.task.space.read(thread.utcb, 4 * count, 0)) + [0] * 8
+    return thread.task.space.read_words(thread.utcb, count, 0) + [0] * 8
 
 
 def _write_mrs(thread: Thread, words: list[int]) -> None:
-    thread.task.space.poke(thread.utcb, words_to_bytes(words))
+    thread.task.space.poke_words(thread.utcb, words)
 
 
 def _need(node: "MapNode", rights: int, what: str) -> None:

@@ -25,8 +25,7 @@ from .ipc_abi import (E_NO_REPLY_CAP, E_NOT_EXISTENT, E_RECV_ABORTED, E_RECV_MSG
                       E_RECV_TIMEOUT, E_SEND_ABORTED, E_SEND_MAP_FAILED, E_SEND_MSG_CUT,
                       E_SEND_TIMEOUT, ERROR_NAMES, ITEM_GRANT, ITEM_MAP, MR_COUNT, OPEN_WAIT,
                       RECV, REPLY, SEND, TAG_ERROR, TIMEOUT_ZERO,
-                      UTCB_BR0, UTCB_TCR_ERROR, MsgTag, bytes_to_words, tag_of, timeout_us,
-                      words_to_bytes)
+                      UTCB_BR0, UTCB_TCR_ERROR, MsgTag, tag_of, timeout_us)
 from .objects import IpcGate, Irq, Message, Receive, Thread, ThreadState
 from .physmem import OutOfFrames
 
@@ -89,7 +88,7 @@ def capture(k, thread: Thread, tag: MsgTag, label: int, call: bool, source=None,
     """Read the message from ``thread``'s UTCB; None if it does not fit the MRs."""
     if tag.words + 2 * tag.items > MR_COUNT:
         return None
-    words = bytes_to_words(thread.task.space.read(thread.utcb, 4 * (tag.words + 2 * tag.items), 0))
+    words = thread.task.space.read_words(thread.utcb, tag.words + 2 * tag.items, 0)
     items = ([(words[tag.words + 2 * i], words[tag.words + 2 * i + 1]) for i in range(tag.items)]
              if tag.items else [])
     return Message(tag, words[:tag.words], items, label, thread, call, kind, source)
@@ -180,7 +179,7 @@ def _transfer(k, message: Message, receiver: Thread, window: Fpage | None) -> in
         except OutOfFrames:
             error = E_SEND_MAP_FAILED
         words += [control, fpage_word]
-    space.poke(receiver.utcb, words_to_bytes(words))
+    space.poke_words(receiver.utcb, words)
     return error
 
 

@@ -9,7 +9,6 @@ r0 = result tag and r4 = received label.
 
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 
 # Operation flags in the low bits of the selector word (r2).
@@ -172,32 +171,6 @@ def tag_of(label: int = 0, words: int = 0, items: int = 0, flags: int = 0) -> Ms
         if len(_TAGS) < _TAG_CACHE_SIZE:
             _TAGS[key] = tag
     return tag
-
-
-# Message registers as bytes (little-endian 32-bit words), one struct call per copy.
-_WORD_STRUCTS: dict[int, struct.Struct] = {}
-
-
-def _words_struct(count: int) -> struct.Struct:
-    layout = _WORD_STRUCTS.get(count)
-    if layout is None:
-        layout = _WORD_STRUCTS[count] = struct.Struct(f"<{count}I")
-    return layout
-
-
-def words_to_bytes(words) -> bytes:
-    """Each word's low 32 bits, little-endian."""
-    layout = _WORD_STRUCTS.get(len(words)) or _words_struct(len(words))
-    try:
-        return layout.pack(*words)
-    except struct.error:   # a negative or wider value: keep its low 32 bits
-        return layout.pack(*[w & 0xFFFFFFFF for w in words])
-
-
-def bytes_to_words(raw: bytes) -> list[int]:
-    """Little-endian 32-bit words (``raw`` is a whole number of words)."""
-    layout = _WORD_STRUCTS.get(len(raw) >> 2) or _words_struct(len(raw) >> 2)
-    return list(layout.unpack(raw))
 
 
 def signed32(value: int) -> int:

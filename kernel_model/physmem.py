@@ -15,6 +15,7 @@ from __future__ import annotations
 import ctypes
 import heapq
 import mmap
+import struct
 
 PAGE_SHIFT = 12
 PAGE_SIZE = 1 << PAGE_SHIFT
@@ -73,6 +74,29 @@ class PhysicalMemory:
         start = (frame << PAGE_SHIFT) + offset
         self._view[start:start + len(data)] = data
 
+    def read_words(self, frame: int, offset: int, count: int) -> list[int]:
+        """``count`` little-endian 32-bit words, unpacked in place (no copy of the bytes)."""
+        return list(_words(count).unpack_from(self._view, (frame << PAGE_SHIFT) + offset))
+
+    def write_words(self, frame: int, offset: int, words) -> None:
+        """Each word's low 32 bits, little-endian, packed in place."""
+        layout, start = _words(len(words)), (frame << PAGE_SHIFT) + offset
+        try:
+            layout.pack_into(self._view, start, *words)
+        except struct.error:   # a negative or wider value: keep its low 32 bits
+            layout.pack_into(self._view, start, *[w & 0xFFFFFFFF for w in words])
+
     def copy_frame(self, dst: int, src: int) -> None:
         d, s = dst << PAGE_SHIFT, src << PAGE_SHIFT
         self._view[d:d + PAGE_SIZE] = self._view[s:s + PAGE_SIZE]
+
+
+_WORD_STRUCTS: dict[int, struct.Struct] = {}
+
+
+def _words(count: int) -> struct.Struct:
+    """The layout of ``count`` little-endian 32-bit words (one struct call per copy)."""
+    layout = _WORD_STRUCTS.get(count)
+    if layout is None:
+        layout = _WORD_STRUCTS[count] = struct.Struct(f"<{count}I")
+    return layout

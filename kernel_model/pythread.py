@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .ipc_abi import (CALL, MR_COUNT, REPLY_AND_WAIT, SEND, TIMEOUT_NEVER, UTCB_BR0, UTCB_BDR,
-                      UTCB_TCR_ERROR, WAIT, MsgTag, bytes_to_words, words_to_bytes)
+                      UTCB_TCR_ERROR, WAIT, MsgTag)
 from .caps import INVALID_CAP
 
 
@@ -67,12 +67,12 @@ class ThreadContext:
         return self.space.read_word(self._word(index))
 
     def mrs(self, count: int) -> list[int]:
-        return bytes_to_words(self.space.read(self._word(0), 4 * count, 0))
+        return self.space.read_words(self._word(0), count, 0)
 
     def set_mrs(self, values: list[int], start: int = 0) -> None:
         if start + len(values) > MR_COUNT:
             raise ValueError(f"{len(values)} words do not fit the {MR_COUNT} message registers")
-        self.space.poke(self._word(start), words_to_bytes(values))
+        self.space.poke_words(self._word(start), values)
 
     def set_receive_window(self, fpage_word: int) -> None:
         """Accept map items into ``fpage_word`` (one receive item in BR0/BR1)."""
