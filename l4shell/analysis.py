@@ -303,7 +303,7 @@ def snapshot(composition: str, program: Program | None, cores: int, seed: int):
     return run(program, composition, cores, seed, stop=lambda e: e.seq == last).system
 
 
-def isolation_tables(report: isolation.Report) -> list[Table]:
+def isolation_tables(report: isolation.Report) -> list[Table | str]:
     table = Table(title="what each fragment can reach (live page and capability tables)")
     for column in ("fragment", "task", "shares task with", "tasks reached", "pages", "r-x",
                    "rw-", "rwx", "w+x", "caps", "interfaces", "secrets"):
@@ -319,6 +319,9 @@ def isolation_tables(report: isolation.Report) -> list[Table]:
         secrets.add_column(column)
     for name, labels in report.secrets.items():
         secrets.add_row(name, str(len(report.secret_frames[name])), ", ".join(labels) or "none")
+    if not report.secrets:
+        return [table, "secrets: none yet; they come with use (a process's memory, file data): "
+                       "give a program, e.g. demos/arm/fileio"]
     return [table, secrets]
 
 
@@ -344,12 +347,14 @@ def add_analysis_parsers(subparsers) -> None:
     def program_args(parser, optional: bool = False) -> None:
         parser.add_argument("--add", action="append", default=[], metavar="HOST:PATH",
                             help="place a host file in the model at PATH")
-        parser.add_argument("program", nargs="?" if optional else None)
-        parser.add_argument("args", nargs=argparse.REMAINDER)
+        parser.add_argument("program", nargs="?" if optional else None,
+                            help="an ARM Linux ELF file on the host (e.g. demos/arm/fileio)"
+                            + (", run first" if optional else ""))
+        parser.add_argument("args", nargs=argparse.REMAINDER, help="its arguments")
 
     def common(parser, cores: int = 1) -> None:
-        parser.add_argument("--cores", type=int, default=cores)
-        parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--cores", type=int, default=cores, help=f"ARM cores (default: {cores})")
+        parser.add_argument("--seed", type=int, default=0, help="seed of ASLR and getrandom (default: 0)")
 
     compare_p = subparsers.add_parser("compare", help="run a program under several compositions, one table")
     compare_p.add_argument("--compositions", default="monolithic,fragmented", metavar="A,B,…")
@@ -378,7 +383,8 @@ def add_analysis_parsers(subparsers) -> None:
     iso = subparsers.add_parser("isolation", help="what each fragment can reach, from the live tables")
     iso.add_argument("--regions", action="store_true", help="also list every region and capability")
     common(iso)
-    iso.add_argument("composition", metavar="COMPOSITION")
+    iso.add_argument("composition", metavar="COMPOSITION",
+                     help="a composition's name (monolithic, fragmented, mixed) or TOML file")
     program_args(iso, optional=True)
     iso.set_defaults(handler=_guarded(cmd_isolation))
 

@@ -64,8 +64,7 @@ def test_fragmented_shows_the_cut():
         own = [r for r in reach.regions if r.task == reach.task]
         wx = {f for r in own if r.rights & MEM_W and r.rights & MEM_X for f in r.frames}
         assert wx <= pool, reach.fragment
-        assert reach.colocated == ([] if reach.fragment not in ("vfs", "ramfs")
-                                   else [{"vfs": "ramfs", "ramfs": "vfs"}[reach.fragment]])
+        assert reach.colocated == []
 
 
 def test_monolithic_reaches_everything_from_everywhere_rwx():
@@ -97,13 +96,18 @@ def test_a_secret_moves_with_its_fragment():
 
 def test_file_data_is_reached_from_the_ramfs_task_only():
     """The ramfs's data pages (secret "file data": the /bin programs here) are reached from
-    the task holding the ramfs: by the vfs and the ramfs while they share it (fragmented),
-    by the ramfs alone once it is split out, by every fragment in monolithic."""
+    the task holding the ramfs: by the ramfs alone (fragmented), by the vfs too once merged
+    into its task, by the ramfs alone again once split out, by every fragment in
+    monolithic."""
     system = at_fork("fragmented")
     report = isolation.report(system.runtime)
     files = report.secret_frames["file data"]
     assert len(files) == sum(len(i.pages) for i in system.fs.fs.inodes.values()) > 0
     assert files <= system.fs.host.task.space.frames()
+    assert report.secrets["file data"] == ["ramfs"]
+    assert not files & system.vfs.host.task.space.frames()
+    system.merge(["vfs", "ramfs"])
+    report = isolation.report(system.runtime)
     assert sorted(report.secrets["file data"]) == ["ramfs", "vfs"]
     system.split("ramfs")
     report = isolation.report(system.runtime)

@@ -115,6 +115,16 @@ def test_isolation_report_shows_the_cut(capsys):
     assert set(rows(out)["process memory"][1].split(", ")) == set(FRAGMENTS)
 
 
+def test_isolation_of_a_composition_alone_puts_each_fragment_in_its_own_task(capsys):
+    """Without a program: one task per fragment, none shared, and no secret memory yet
+    (said in one line instead of an empty table)."""
+    status, out, _ = l4shell(capsys, "isolation", "fragmented")
+    table = rows(out)
+    assert status == 0 and set(table) == set(FRAGMENTS)
+    assert all(table[name][0] == name and table[name][1] == "-" for name in FRAGMENTS)
+    assert "secrets: none yet" in out
+
+
 @pytest.mark.parametrize("argv, status, message", [
     (["compare", "--compositions", "nosuch", DEMOS / "hello"], 2, "unknown composition 'nosuch'"),
     (["compare", "missing-program"], 127, "missing-program: No such file"),

@@ -104,9 +104,9 @@ def test_the_vfs_reaches_the_root_only_as_a_mount():
 
 
 def test_ramfs_split_moved_and_merged_while_fileio_runs_keeps_the_output():
-    """Split out of the vfs's task at the first open, migrated to the other core at the
-    rename, merged back at the first rmdir: fileio prints the same, and what crossed in
-    between crossed as IPC."""
+    """Split out of the monolithic task at the first open, migrated to the other core at the
+    rename, merged back into the vfs's task at the first rmdir: fileio prints the same, and
+    what crossed in between crossed as IPC."""
     reference = run("fileio")[:2]
     out, status, system = run("fileio", recuts=[
         (syscall("open"), lambda s: s.split("ramfs")),
@@ -123,7 +123,7 @@ def test_ramfs_split_moved_and_merged_while_fileio_runs_keeps_the_output():
 @pytest.mark.skipif(not BUSYBOX.exists(), reason="busybox-static:armhf not fetched")
 def test_ramfs_split_while_busybox_works_on_files_keeps_the_output():
     """busybox sh (redirections, sort, ln -s, mv, rm of an open file, mkdir -p, ls -R)
-    prints the same with the ramfs split out of the vfs's task at its first mkdir."""
+    prints the same with the ramfs split out of the monolithic task at its first mkdir."""
     reference = run("busybox", ["sh", "-c", FILES_SCRIPT])[:2]
     assert b"line 1\nline 2\n3\nline 3" in reference[0] and reference[0].endswith(b"st=0\n")
     split = run("busybox", ["sh", "-c", FILES_SCRIPT], recuts=[(syscall("mkdir"), lambda s: s.split("ramfs"))])
@@ -131,12 +131,13 @@ def test_ramfs_split_while_busybox_works_on_files_keeps_the_output():
     assert split[2].fs.host is not split[2].vfs.host
 
 
-def test_a_composition_with_ramfs_in_its_own_task_runs_identically(tmp_path):
-    """``fragmented`` with the ramfs moved out of the vfs's task: every call from the vfs to
-    the ramfs is IPC, the output is the monolithic one, and no inode is left open."""
+def test_the_ramfs_on_the_other_core_runs_identically(tmp_path):
+    """``fragmented`` with the ramfs's task on the other core: every call from the vfs to
+    the ramfs is IPC across cores, the output is the monolithic one, and no inode is left
+    open."""
     base = composition.load("fragmented", FRAGMENTS, 2)
-    tasks = [composition.TaskSpec(t.name, [f for f in t.fragments if f != "ramfs"], t.core)
-             for t in base.tasks] + [composition.TaskSpec("ramfs", ["ramfs"], 1)]
+    tasks = [composition.TaskSpec(t.name, t.fragments, 1 if t.fragments == ["ramfs"] else t.core)
+             for t in base.tasks]
     path = tmp_path / "ramfs-apart.toml"
     path.write_text(composition.Composition("ramfs-apart", tasks).to_toml())
     programs = [("fileio", [])] + ([("busybox", ["sh", "-c", FILES_SCRIPT])] if BUSYBOX.exists() else [])
@@ -195,9 +196,10 @@ def test_file_data_lives_in_frames_of_the_ramfs_task():
 
 
 def test_split_grants_the_data_pages_to_the_new_task():
-    """``split ramfs`` moves every data page, frame and all, to the new task (the vfs's
-    task keeps none of them); a program then reads the file through it."""
-    machine, system = noted()
+    """``split ramfs`` out of the files task (mixed) moves every data page, frame and all, to
+    the new task (the vfs's task keeps none of them); a program then reads the file
+    through it."""
+    machine, system = noted("mixed")
     before, vfs_task = data_frames(system), system.vfs.host.task
     system.split("ramfs")
     ramfs_task = system.fs.host.task
