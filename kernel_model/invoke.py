@@ -137,6 +137,8 @@ def _factory(k, thread, node, w):
         bound = _cap(thread, w[2], Thread, "gate thread").resource
     if not factory.fits(kind):
         raise Refused(errno.ENOMEM, f"{factory.name} quota exhausted")
+    if kind == "task" and not k.task_fits():
+        raise Refused(errno.ENOMEM, "no memory left for a task's UTCB area")
     name = f"{kind}{len(k.objects)}"
 
     def perform():

@@ -18,7 +18,7 @@ from .caps import (CAP_SLOTS, MEM_R, MEM_W, OBJ_ALL, OBJ_R, Fpage, FPAGE_MEMORY,
 from .cost import CostTable, DEFAULT_COSTS
 from .ipc_abi import UTCB_SIZE
 from .objects import (Factory, Icu, IpcGate, Irq, KernelObject, Task, Thread, ThreadState)
-from .physmem import PAGE_SHIFT, PAGE_SIZE, PhysicalMemory
+from .physmem import PAGE_SHIFT, PAGE_SIZE, OutOfFrames, PhysicalMemory
 
 if TYPE_CHECKING:
     from .machine import Machine
@@ -61,10 +61,17 @@ class Kernel:
         core = self.machine.current_core
         return self.trace.append(core.now, core.index, kind, task.name if task else "", "", data)
 
+    def task_fits(self, spare: int = 0) -> bool:
+        """Whether the RAM left holds a new task's UTCB area, ``spare`` frames left over."""
+        return self.ram.free_frames >= UTCB_AREA_PAGES + spare
+
     def create_task(self, name: str) -> Task:
-        """A task with its UTCB area and the standard initial capabilities."""
+        """A task with its UTCB area and the standard initial capabilities; OutOfFrames,
+        with nothing made, if the area does not fit (``task_fits``)."""
         if any(t.name == name for t in self.tasks):
             raise ValueError(f"a task named {name!r} exists")
+        if not self.task_fits():
+            raise OutOfFrames(f"no frame left for the UTCB area of task {name}")
         task = self._new(Task, name, AddressSpace(name, self.ram))
         self.tasks.append(task)
         task.utcb_area = UTCB_AREA

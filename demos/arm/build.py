@@ -104,6 +104,7 @@ PROGRAMS: list[Program] = [
     linux("notes", "notes.c"),
     linux("bigpipe", "bigpipe.c"),
     linux("fillfs", "fillfs.c", args=["4"]),
+    linux("pollpipe", "pollpipe.c"),
     native("pingpong_client", "pingpong_client.c"),
     native("pingpong_server", "pingpong_server.c"),
     native("faults", "faults.c"),

@@ -67,6 +67,11 @@ class Console(Fragment):
         return self.uart.read(count)
 
     @operation
+    def ready(self):
+        """Whether ``read`` would answer at once (input has come, or its end)."""
+        return bool(self.uart.rx) or self.uart.eof
+
+    @operation
     def ioctl_input(self, request):
         """How many bytes at argp ``ioctl(request)`` reads."""
         return TERMIOS.size if self.is_tty and request in (Ioctl.TCSETS, Ioctl.TCSETSW, Ioctl.TCSETSF) else 0

@@ -8,6 +8,8 @@ p_flags and the stack is NX unless PT_GNU_STACK asks for X.
 
 from __future__ import annotations
 
+import errno
+
 from kernel_model.caps import MEM_R, MEM_W, MEM_X
 
 from fragments.runtime.fragment import Fragment, operation
@@ -51,8 +53,9 @@ class Loader(Fragment):
 
     @operation
     def load(self, pid, data, argv, envp, execfn):
-        """Give process ``pid`` a new image: (entry, sp), or the reason the file cannot
-        run (a str) — checked before the process's memory is touched."""
+        """Give process ``pid`` a new image: (0, entry, sp), or (errno, reason). ENOEXEC
+        and E2BIG are found before the process's memory is touched; ENOMEM (no frame left
+        for the initial stack) after: its old image is gone."""
         try:
             exe = parse_executable(data)
             amap, stack_top = self.layout(exe)
@@ -60,11 +63,11 @@ class Loader(Fragment):
             sp, image = build_initial_stack(stack_top, argv, envp, standard_auxv(exe, CORTEX_A15_HWCAP),
                                             execfn, random16)
         except ExecFormatError as error:
-            return str(error)
+            return errno.ENOEXEC, str(error)
         if stack_top - sp > STACK_SIZE // 2:
-            return "argument list too long"
+            return errno.E2BIG, "argument list too long"
         regions = [(r.start, r.end, r.rights, r.name, r.image) for r in amap.regions]
         self.use.pager.new_image(pid, regions, amap.brk_start, amap.mmap_next)
         if not self.use.pager.write(pid, sp, image):
-            return "could not build the initial stack"
-        return exe.entry, sp
+            return errno.ENOMEM, "out of memory: no frame left for the initial stack"
+        return 0, exe.entry, sp

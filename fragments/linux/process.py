@@ -32,6 +32,7 @@ from fragments.runtime.fragment import EPOCH, Fragment, operation
 
 from . import abi
 from .abi import NEW_UTSNAME, RLIMIT32, RLIMIT64, SIGACTION, SIGSET, Signal
+from .pager import reserve_frames
 from .syscalls import DEFER, Completions, Replace, SyscallServer, returned
 
 INIT_PID = 1                   # orphans are reparented to init, which reaps them at once
@@ -77,11 +78,15 @@ class ProcessManager(Fragment, SyscallServer, Completions):
         return (pid - 1) % len(self.machine.cores)
 
     # --- creating processes -------------------------------------------------------------
-    def _new_process(self, ppid: int, name: str) -> Process:
+    def _new_process(self, ppid: int, name: str) -> Process | None:
         """A task with one alien thread whose pager is the gate the pager makes for it. Its
         exception gate comes from the syscalls replica of its core, which then ``start``s
-        it (syscalls cannot be called from here: it may be waiting for this very fork)."""
+        it (syscalls cannot be called from here: it may be waiting for this very fork).
+        None if a task does not fit in the RAM left above the reserve (``reserve_frames``,
+        as the pager's pool stops there)."""
         k, pid = self.runtime.kernel, self.next_pid
+        if not k.task_fits(spare=reserve_frames(k.ram.size)):
+            return None
         self.next_pid += 1
         core = self.core_for(pid)
         task = k.create_task(f"{name}.{pid}")
@@ -103,11 +108,13 @@ class ProcessManager(Fragment, SyscallServer, Completions):
         if isinstance(data, int):
             return f"{path.decode(errors='replace')}: no such file in the model"
         proc = self._new_process(INIT_PID, path.rsplit(b"/", 1)[-1].decode(errors="replace"))
+        if proc is None:
+            return "out of memory: no frame left for a new task (ENOMEM)"
         self.use.vfs.attach(proc.pid)
-        loaded = self.use.loader.load(proc.pid, data, argv, envp, path)
-        if isinstance(loaded, str):
+        error, *loaded = self.use.loader.load(proc.pid, data, argv, envp, path)
+        if error:
             self._discard(proc)
-            return loaded
+            return f"{loaded[0]} ({errno.errorcode[error]})"
         self.use.vfs.exec_done(proc.pid, path)
         entry, sp = loaded
         self.keep.add(proc.pid)
@@ -138,6 +145,8 @@ class ProcessManager(Fragment, SyscallServer, Completions):
     def _fork(self, call, newsp: int = 0, tls: int | None = None) -> int:
         parent = call.proc
         child = self._new_process(parent.pid, parent.name)
+        if child is None:
+            return -errno.ENOMEM
         self.use.pager.fork(parent.pid, child.pid)
         self.use.vfs.fork(parent.pid, child.pid)
         child.pgid, child.sigmask = parent.pgid, parent.sigmask
@@ -385,6 +394,8 @@ class ProcessManager(Fragment, SyscallServer, Completions):
         if flags & abi.CloneFlag.CLONE_VM:
             return -errno.ENOSYS
         pid = self._fork(call, newsp, tls if flags & abi.CloneFlag.CLONE_SETTLS else None)
+        if pid < 0:
+            return pid
         tid = abi.INT32.pack(pid)
         if flags & abi.CloneFlag.CLONE_PARENT_SETTID:
             self.use.pager.write(call.pid, parent_tid, tid)
@@ -414,10 +425,13 @@ class ProcessManager(Fragment, SyscallServer, Completions):
         argv, envp = self._strings(call.pid, argv_addr), self._strings(call.pid, envp_addr)
         if argv is None or envp is None:
             return -errno.EFAULT
-        loaded = self.use.loader.load(call.pid, data, argv, envp, path)
-        if isinstance(loaded, str):
-            self.notes.append(f"execve {path.decode(errors='replace')}: {loaded}")
-            return -errno.ENOEXEC
+        error, *loaded = self.use.loader.load(call.pid, data, argv, envp, path)
+        if error:
+            self.notes.append(f"execve {path.decode(errors='replace')}: {loaded[0]}")
+            if error == errno.ENOMEM:   # past the point of no return: the old image is gone
+                self.exit(proc, Signal.SIGSEGV)
+                return None
+            return -error
         entry, sp = loaded
         self.use.vfs.exec_done(call.pid, path)
         proc.sigactions = {s: a for s, a in proc.sigactions.items() if SIGACTION.unpack(a)[0] == 1}

@@ -165,7 +165,7 @@ class LinuxSystem:
         self.machine.uart.feed(data)
 
     def waiting_for_input(self) -> bool:
-        return bool(self.vfs.console_readers) and not self.machine.uart.eof
+        return self.vfs.waits_for_console() and not self.machine.uart.eof
 
     def exit_status(self, pid: int) -> int | None:
         """The wait status of a spawned process once it ended (None while it runs)."""

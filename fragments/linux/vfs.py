@@ -20,6 +20,10 @@ Invariants:
   means ``buf`` and ``blocked`` are empty. New writes queue behind ``blocked`` (FIFO).
 - When the last reader closes, every blocked write ends as Linux's does: SIGPIPE (through
   ``process.post_signal``) and the count already written, or -EPIPE if none.
+- A poll that finds nothing ready waits (``pollers``) if it may: after every change of a
+  pipe (``_wake_pipe``) and every console input, the waiting polls are checked again and
+  those with a ready descriptor answered through ``self.complete``. A poll with a finite
+  timeout does not wait: the clock jumps over the timeout, as nanosleep's does [A].
 - Paths are resolved lexically against the process's cwd, then looked up in the mounted
   file systems, the root one (`ramfs`) included (see ``mounts``): files, directories and
   their names are reached only through the ``_node_*`` operations, plain data across the
@@ -47,6 +51,7 @@ O = OpenFlag
 
 PIPE_SIZE = 65536          # a pipe's capacity (Linux's default: 16 pages)
 PIPE_BUF = 4096            # writes up to this size are atomic
+MAX_FDS = 1024             # descriptors per process (the RLIMIT_NOFILE soft limit)
 CHAR_DEVICES = {0x0500: "console", 0x0501: "console", 0x0103: "null"}   # rdev -> file kind
 CONSOLE = b"/dev/console"
 
@@ -59,6 +64,14 @@ class BlockedWrite:
     rest: bytes
     done: int = 0
     atomic: bool = False       # the whole write is at most PIPE_BUF bytes
+
+
+@dataclass(eq=False)
+class Poller:
+    """A deferred poll: the pollfd array at ``address`` holds ``wanted`` (fd, events)."""
+    call: Call
+    address: int
+    wanted: list
 
 
 @dataclass(eq=False)
@@ -106,6 +119,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         super().__init__(runtime)
         self.contexts: dict[int, FileContext] = {}
         self.console_readers: list = []     # deferred console reads: (call, iovecs)
+        self.pollers: list[Poller] = []     # deferred polls
         self._pipe_ino = 1 << 20
         self.start_completions()
         self.start_mounts()
@@ -178,7 +192,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         fd = lowest
         while fd in proc.fds:
             fd += 1
-        if fd >= 1024:
+        if fd >= MAX_FDS:
             return -errno.EMFILE
         proc.fds[fd] = [f, cloexec]
         return fd
@@ -256,7 +270,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             "access": self.sys_access, "faccessat": self.sys_faccessat,
             "faccessat2": self.sys_faccessat, "readlink": self.sys_readlink,
             "readlinkat": self.sys_readlinkat, "poll": self.sys_poll, "ppoll": self.sys_ppoll,
-            "ppoll_time64": self.sys_ppoll, "utimensat": self.sys_utimensat,
+            "ppoll_time64": self.sys_ppoll64, "utimensat": self.sys_utimensat,
             **self.mount_handlers(),
         }
 
@@ -336,6 +350,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
                 del pipe.buf[:total]
                 moved = moved or bool(data)
                 self.complete(call.pid, self._scatter(call, vec, data))
+        self._wake_pollers()
 
     def _fill_pipe(self, pipe: Pipe) -> bool:
         """Blocked writes into the buffer, in order, as far as room allows."""
@@ -377,7 +392,8 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         self.console_input()
 
     def console_input(self):
-        """The console has input (or reached its end): complete the waiting reads."""
+        """The console has input (or reached its end): complete the waiting reads, then
+        the waiting polls that what is left makes ready."""
         while self.console_readers:
             call, vec = self.console_readers[0]
             if call.pid not in self.contexts:
@@ -388,6 +404,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
                 return
             self.console_readers.pop(0)
             self.complete(call.pid, self._scatter(call, vec, data))
+        self._wake_pollers()
 
     def sys_write(self, call, fd, buf, count, *_):
         return self._writev(call, fd, [(buf, count)])
@@ -542,7 +559,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         return self._dup_to(call.proc, f, new, bool(flags & O.O_CLOEXEC))
 
     def _dup_to(self, proc, f, new, cloexec):
-        if new >= 1024:
+        if new >= MAX_FDS:
             return -errno.EBADF
         f.refs += 1
         self._close(proc, new)
@@ -601,25 +618,99 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             return -errno.EFAULT
         return result
 
+    # --- poll ---------------------------------------------------------------------------
     def sys_poll(self, call, fds, nfds, timeout, *_):
-        return self._poll(call, fds, nfds)
+        return self._poll(call, fds, nfds, timeout - (1 << 32) if timeout & 0x80000000 else timeout)
 
-    def sys_ppoll(self, call, fds, nfds, *_):
-        return self._poll(call, fds, nfds)
+    def sys_ppoll(self, call, fds, nfds, tsp, *_):
+        """ppoll: the timeout is a timespec (NULL: none); the signal mask is not applied."""
+        return self._ppoll(call, fds, nfds, tsp, abi.TIMESPEC32)
 
-    def _poll(self, call, address, nfds):
-        pager, size = self.use.pager, abi.POLLFD.size
-        raw = pager.read(call.pid, address, size * nfds)
+    def sys_ppoll64(self, call, fds, nfds, tsp, *_):
+        return self._ppoll(call, fds, nfds, tsp, abi.TIMESPEC64)
+
+    def _ppoll(self, call, fds, nfds, tsp, layout):
+        if not tsp:
+            return self._poll(call, fds, nfds, -1)
+        raw = self.use.pager.read(call.pid, tsp, layout.size)
         if raw is None:
             return -errno.EFAULT
-        out, ready = bytearray(), 0
-        for i in range(nfds):
-            fd, events, _ = abi.POLLFD.unpack_from(raw, i * size)
-            revents = (events & 0x5) if fd in call.proc.fds else 0x20  # POLLIN|POLLOUT / NVAL
-            ready += bool(revents)
-            out += abi.POLLFD.pack(fd, events, revents)
-        pager.write(call.pid, address, bytes(out))
-        return ready
+        sec, ns = layout.unpack(raw)
+        if sec < 0 or not 0 <= ns < 1_000_000_000:
+            return -errno.EINVAL
+        return self._poll(call, fds, nfds, sec * 1000 + -(-ns // 1_000_000))
+
+    def _poll(self, call, address, nfds, timeout_ms):
+        """Answer at once what is ready; else wait (no timeout), or let the timeout pass."""
+        size = abi.POLLFD.size
+        if nfds > MAX_FDS:
+            return -errno.EINVAL
+        raw = self.use.pager.read(call.pid, address, size * nfds)
+        if raw is None:
+            return -errno.EFAULT
+        wanted = [abi.POLLFD.unpack_from(raw, i * size)[:2] for i in range(nfds)]
+        ready = self._poll_answer(call, address, wanted, may_wait=timeout_ms != 0)
+        if ready is not None:
+            return ready
+        if timeout_ms > 0:
+            self.runtime.skip_clock(timeout_ms * 1_000_000)
+            return self._poll_answer(call, address, wanted, may_wait=False)
+        self.pollers.append(Poller(call, address, wanted))
+        return DEFER
+
+    def _poll_answer(self, call, address, wanted, may_wait: bool) -> int | None:
+        """The count of ready descriptors, their revents written back (-EFAULT if that
+        fails); None, with nothing written, if none is ready and ``may_wait``."""
+        revents = [self._revents(call.proc, fd, events) for fd, events in wanted]
+        ready = sum(1 for r in revents if r)
+        if not ready and may_wait:
+            return None
+        out = b"".join(abi.POLLFD.pack(fd, events, r) for (fd, events), r in zip(wanted, revents))
+        return ready if self.use.pager.write(call.pid, address, out) else -errno.EFAULT
+
+    def _revents(self, proc, fd: int, events: int) -> int:
+        """What ``fd`` is ready for, of ``events`` (errors and hang-ups always count)."""
+        P = abi.PollEvent
+        if fd < 0:
+            return 0
+        f = self._file(proc, fd)
+        if f is None:
+            return P.POLLNVAL
+        if f.kind == "pipe_r":
+            got = (P.POLLIN if f.pipe.buf else 0) | (0 if f.pipe.writers else P.POLLHUP)
+        elif f.kind == "pipe_w":
+            pipe = f.pipe
+            got = ((P.POLLOUT if not pipe.blocked and pipe.room_for(PIPE_BUF, True) else 0)
+                   | (0 if pipe.readers else P.POLLERR))
+        elif f.kind == "console":
+            got = P.POLLOUT | (P.POLLIN if self.use.console.ready() else 0)
+        else:                   # files, directories, null: never wait
+            got = P.POLLIN | P.POLLOUT
+        return int(got & (events | P.POLLERR | P.POLLHUP | P.POLLNVAL))
+
+    def waits_for_console(self) -> bool:
+        """Whether a read or a poll is waiting for console input."""
+        if self.console_readers:
+            return True
+        for poller in self.pollers:
+            proc = self.contexts.get(poller.call.pid)
+            if proc is not None and any(
+                    events & abi.PollEvent.POLLIN and getattr(self._file(proc, fd), "kind", None) == "console"
+                    for fd, events in poller.wanted):
+                return True
+        return False
+
+    def _wake_pollers(self) -> None:
+        """Answer the waiting polls that now have a ready descriptor."""
+        waiting, self.pollers = self.pollers, []
+        for poller in waiting:
+            if poller.call.pid not in self.contexts:      # the process is gone
+                continue
+            ready = self._poll_answer(poller.call, poller.address, poller.wanted, may_wait=True)
+            if ready is None:
+                self.pollers.append(poller)
+            else:
+                self.complete(poller.call.pid, ready)
 
     # --- the cwd and the umask ----------------------------------------------------------
     def sys_umask(self, call, mask, *_):

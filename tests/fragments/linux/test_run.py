@@ -58,11 +58,11 @@ def test_syscall_loop():
     assert result.returncode == 0
 
 
-@pytest.mark.parametrize("program", ["fileio", "pipes", "mmapcow", "sysall", "fillfs"])
+@pytest.mark.parametrize("program", ["fileio", "pipes", "mmapcow", "sysall", "fillfs", "pollpipe"])
 def test_programs_match_qemu(program):
     """File I/O, pipes with blocking reads, mmap and copy-on-write, ~45 syscalls, a file
-    system filled to ENOSPC (the RAM here, a small tmpfs under qemu): same output as qemu
-    and status 0."""
+    system filled to ENOSPC (the RAM here, a small tmpfs under qemu), polls that wait:
+    same output as qemu and status 0."""
     result = run(f"demos/arm/{program}")
     assert result.stdout.decode() == expected(program)
     assert result.returncode == 0

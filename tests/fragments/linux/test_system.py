@@ -34,8 +34,9 @@ def test_a_full_ram_kills_the_process_that_needs_a_frame_and_nothing_else(compos
     """With the RAM all but used up (frames taken from outside, as other users would), a
     process whose page faults need frames dies of SIGSEGV and gets none of the reserve
     the kernel and the fragments keep (mmapcow itself, or its forked child when it copies
-    pages: then the parent reports the failure); no server crashes, no frame is lost,
-    and once frames are back a program runs to its end."""
+    pages: then the parent reports the failure; or its fork fails with ENOMEM, as a task
+    would take frames of the reserve); no server crashes, no frame is lost, and once
+    frames are back a program runs to its end."""
     from fragments.linux.pager import reserve_frames
     machine, system = boot(programs=("mmapcow", "hello"), composition=composition)
     reserve = reserve_frames(machine.ram.size)
@@ -45,7 +46,8 @@ def test_a_full_ram_kills_the_process_that_needs_a_frame_and_nothing_else(compos
     pid = system.spawn("/bin/mmapcow", ["mmapcow"], [])
     machine.run()
     assert machine.crashes == []
-    assert system.exit_status(pid) == 11 or b"FAILED" in bytes(machine.uart.written)   # SIGSEGV
+    out = bytes(machine.uart.written)
+    assert system.exit_status(pid) == 11 or b"FAILED" in out or b"fork failed: errno 12" in out
     assert machine.ram.free_frames > reserve - 8        # a few frames of binding windows at most
     for frame in taken:
         machine.ram.release(frame)
@@ -54,6 +56,46 @@ def test_a_full_ram_kills_the_process_that_needs_a_frame_and_nothing_else(compos
     assert machine.crashes == [] and system.exit_status(pid) == 0 and system.pager.contexts == {}
     allocated = machine.ram.frame_count - 1 - machine.ram.free_frames
     assert len(_frames_in_live_tasks(machine)) == allocated
+
+
+
+
+@pytest.mark.parametrize("composition", ["monolithic", "fragmented"])
+def test_without_ram_for_a_task_fork_is_enomem_and_spawn_says_so(composition):
+    """With the RAM at its reserve but 3 frames (the rest taken from outside), a new
+    task's UTCB area (4 frames) would eat into the reserve: forkexec's first fork returns
+    ENOMEM (the program reports errno 12), spawning is refused with a one-line reason, no
+    server crashes, and once the frames are back programs run again."""
+    from unicorn.arm_const import UC_ARM_REG_R7
+
+    from fragments.linux.elf import ExecFormatError
+    from fragments.linux.pager import reserve_frames
+    machine, system = boot(programs=("forkexec", "hello"), composition=composition)
+    pid = system.spawn("/bin/forkexec", ["forkexec"], [])
+    nr_fork = {2, 120}   # fork, clone: the exception that carries it comes before the fork
+    engine = machine.engine(system.process.procs[pid].task)
+
+    def at_fork(event):
+        return (event.kind == "exception" and event.task == f"forkexec.{pid}"
+                and engine.reg(UC_ARM_REG_R7) in nr_fork)
+    assert machine.run(predicate=at_fork).why == "predicate"
+    taken = []
+
+    def take_all_but_reserve_and_3():
+        while machine.ram.free_frames > reserve_frames(machine.ram.size) + 3:
+            taken.append(machine.ram.allocate())
+    take_all_but_reserve_and_3()
+    machine.run()
+    assert machine.crashes == []
+    assert b"fork failed: errno 12" in bytes(machine.uart.written) and system.exit_status(pid) == 1 << 8
+    take_all_but_reserve_and_3()     # forkexec's frames came back when it ended
+    with pytest.raises(ExecFormatError, match="ENOMEM"):
+        system.spawn("/bin/hello", ["hello"], [])
+    for frame in taken:
+        machine.ram.release(frame)
+    pid = system.spawn("/bin/hello", ["hello"], [])
+    machine.run()
+    assert machine.crashes == [] and system.exit_status(pid) == 0
 
 
 @pytest.mark.parametrize("composition", ["monolithic", "fragmented"])
