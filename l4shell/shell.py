@@ -8,7 +8,9 @@ output is printed as the commands produce it; ``input TEXT`` types into the cons
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -49,25 +51,32 @@ def _quit(dbg, args):
 def run_shell(dbg, input=None, output=None, answered=None, typeahead=()) -> int:
     """The read-eval-print loop (``input``/``output``: prompt_toolkit pipes, for tests). A
     process resumed from a checkpoint carries on with the ``answered`` command's result and
-    the keys typed ahead in the process that went back (its own are stale)."""
-    history = InMemoryHistory() if input is not None else _file_history()
-    prompt = PromptSession(history=history, completer=_Completer(dbg), input=input, output=output,
-                           complete_while_typing=False)
+    the keys typed ahead in the process that went back (its own are stale). Commands piped
+    or redirected into stdin are read without prompt_toolkit (``_read_piped``)."""
+    write = (lambda text: output.write(text + "\n")) if output is not None else print
+    if input is None and not sys.stdin.isatty():
+        read_line = _read_piped
+        dbg.pause = lambda: None
+        dbg.loop = lambda: ("shell", [])
+    else:
+        history = InMemoryHistory() if input is not None else _file_history()
+        prompt = PromptSession(history=history, completer=_Completer(dbg), input=input,
+                               output=output, complete_while_typing=False)
+        read_line = lambda: prompt.prompt("(l4) ")  # noqa: E731
+        dbg.pause = lambda: prompt.prompt("(press Enter) ")
+        dbg.loop = lambda: ("shell", get_typeahead(prompt.input))
+        if answered is not None:
+            clear_typeahead(prompt.input)
+            store_typeahead(prompt.input, list(typeahead))
     stop = {"flag": False}
     dbg.interrupted = lambda: stop["flag"]
-    dbg.pause = lambda: prompt.prompt("(press Enter) ")
-    write = (lambda text: output.write(text + "\n")) if output is not None else print
-    dbg.loop = lambda: ("shell", get_typeahead(prompt.input))
-    if answered is not None:
-        clear_typeahead(prompt.input)
-        store_typeahead(prompt.input, list(typeahead))
     if answered is None:
         write(BANNER)
     elif answered.text:
         write(answered.text)
     while True:
         try:
-            line = prompt.prompt("(l4) ")
+            line = read_line()
         except KeyboardInterrupt:
             continue
         except EOFError:
@@ -85,6 +94,24 @@ def run_shell(dbg, input=None, output=None, answered=None, typeahead=()) -> int:
             write(result.text)
         if stop["flag"]:
             write("interrupted")
+
+
+def _read_piped() -> str:
+    """The next line of a non-terminal stdin, echoed after the prompt as in a transcript
+    (prompt_toolkit cannot wait on a regular file, and would redraw for a pipe). Read a
+    byte at a time, so nothing is buffered in this process: one resumed from a checkpoint
+    reads on where this one stopped. EOFError at the end."""
+    line = bytearray()
+    while not line.endswith(b"\n"):
+        byte = os.read(0, 1)
+        if not byte:
+            if not line:
+                raise EOFError
+            break
+        line += byte
+    text = line.decode(errors="replace").rstrip("\r\n")
+    print(f"(l4) {text}", flush=True)
+    return text
 
 
 def _file_history():

@@ -75,6 +75,9 @@ def split(runtime: Runtime, label: str) -> Host:
 def merge(runtime: Runtime, labels: list[str]) -> Host:
     if len(labels) < 2:
         raise RecutError("merge needs at least two fragments")
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:
+        raise RecutError(f"merge names {', '.join(twice)} more than once")
     fragments = [find(runtime, label) for label in labels]
     target = fragments[0].host
     if all(f.host is target for f in fragments):

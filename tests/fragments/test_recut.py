@@ -79,6 +79,11 @@ def test_recut_refusals_are_clear():
         system.migrate("pager", 7)
     with pytest.raises(RecutError, match="no fragment"):
         system.split("nosuch")
+    with pytest.raises(RecutError, match="names vfs more than once"):
+        system.merge(["vfs", "pager", "vfs"])
+    system.merge(["vfs", "ramfs"])
+    with pytest.raises(RecutError, match="already share task vfs"):
+        system.merge(["ramfs", "vfs"])
 
 
 @pytest.mark.parametrize("text, reason", [

@@ -41,3 +41,28 @@ def test_the_prompt_completer_offers_model_names():
     assert words == ["pager", "process"]
     starts = {c.start_position for c in completer.get_completions(Document("info ca"), None)}
     assert starts == {-2}
+
+
+def test_commands_redirected_from_a_file_run_as_a_transcript(tmp_path):
+    """``l4shell < FILE`` (a regular file, which prompt_toolkit cannot wait on) and
+    ``l4shell`` fed by a pipe both run every line, echo it after the prompt, go on after a
+    bad command, and go back through a checkpoint reading on from the same place."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2]
+    commands = tmp_path / "commands.txt"
+    commands.write_text("start syscall_loop 2000\nbogus\ncontinue\nreverse-step 1\nstep 2\n")
+    shell = [sys.executable, "-m", "l4shell.cli", "--checkpoint-interval", "0.01"]
+    with commands.open() as stdin:
+        redirected = subprocess.run(shell, stdin=stdin, cwd=root, capture_output=True, text=True, timeout=600)
+    piped = subprocess.run(shell, input=commands.read_text(), cwd=root, capture_output=True, text=True,
+                           timeout=600)
+    assert redirected.returncode == 0 and redirected.stderr == ""
+    lines = redirected.stdout.splitlines()
+    assert [line for line in lines if line.startswith("(l4) ")] == [
+        f"(l4) {c}" for c in commands.read_text().splitlines()]
+    assert "error: unknown command 'bogus'" in redirected.stdout
+    assert "syscall_loop: 2000 getppid calls, all equal: yes" in lines
+    assert sum(line.startswith("step ") for line in lines) == 2
+    assert piped.stdout == redirected.stdout
