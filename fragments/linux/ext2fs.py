@@ -36,6 +36,7 @@ class Ext2Fs(FileSystem):
 
     @fs_operation
     def unmount(self):
+        self.fs.drop_orphans()
         self.fs.sync()
         self.use.devmapper.sync()
         self.fs = None

@@ -34,12 +34,12 @@ vfs's business.
 
 ``FileSystem`` serves the interface over ``fs``, a library object with the ext2 driver's
 API (``fragments.storage.ext2.Ext2``: ``find``, ``stat``, ``readdir``… on inode numbers,
-``str`` names, ``FsError`` for a failure, nothing changed then); its ``open`` and
-``release`` do nothing, for a library that keeps no open inodes (ext2's frees an inode with
-its last link, open or not; the ramfs overrides them). Its operations run one at a time:
-a library may block inside (disk I/O) and is not reentrant, so a thread that comes in
-while another is blocked inside (possible when several threads share the task, e.g.
-per-core syscall replicas merged with the vfs) sleeps until it is done. Without a library
+``str`` names, ``FsError`` for a failure, nothing changed then, and ``open``/``release``
+counting the vfs's opens, an inode outliving its last link while open). Its operations
+run one at a time: a library may block inside (disk I/O) and is not reentrant, so a
+thread that comes in while another is blocked inside (possible when several threads share
+the task, e.g. per-core syscall replicas merged with the vfs) sleeps until it is done.
+Without a library
 (``fs`` None: nothing mounted) every operation answers -ENODEV.
 """
 
@@ -172,10 +172,13 @@ class FileSystem(Fragment):
 
     @fs_operation
     def open(self, ino):
+        """The vfs opened ``ino``: it outlives its last link until ``release``."""
+        self.fs.open(ino)
         return 0
 
     @fs_operation
     def release(self, ino):
+        self.fs.release(ino)
         return 0
 
     @fs_operation

@@ -50,7 +50,7 @@ from typing import Callable, Protocol
 from fragments.runtime.fragment import DATA, PAGE, operation
 
 from .abi import S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT, S_IFREG
-from .filesystem import FileSystem, FsError, FsStat, fs_operation
+from .filesystem import FileSystem, FsError, FsStat
 from .pager import reserve_frames
 
 ROOT_INO = 1
@@ -434,16 +434,6 @@ class RamFsFragment(FileSystem):
     def __init__(self, runtime):
         super().__init__(runtime)
         self.fs = RamFs(self.seconds, FramePages(self))
-
-    @fs_operation
-    def open(self, ino):
-        self.fs.open(ino)
-        return 0
-
-    @fs_operation
-    def release(self, ino):
-        self.fs.release(ino)
-        return 0
 
     @operation
     def add_file(self, path, data, mode=0o755):

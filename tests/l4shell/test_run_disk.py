@@ -65,6 +65,19 @@ def test_plain_image_at_another_mount_point(tmp_path):
     assert debugfs(image, "cat /p") == b"plain\n"
 
 
+def test_a_file_removed_while_open_is_read_to_its_end_then_freed(tmp_path):
+    """On the ext2 mount, as on Linux: a file removed while a descriptor holds it is still
+    read through it; once closed it is gone from the image, which e2fsck finds clean."""
+    image = tmp_path / "plain.img"
+    assert l4shell("disk", "create", image, "--size", "1M").returncode == 0
+    result = l4shell("run", "--disk", image, BUSYBOX, "sh", "-c",
+                     "echo kept > /mnt/f; exec 3</mnt/f; rm /mnt/f; cat <&3; exec 3<&-; ls /mnt")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"kept\nlost+found\n", b"")
+    assert fsck(image).returncode == 0, fsck(image).stdout
+    names = [field.split(b"/")[5] for field in debugfs(image, "ls -p /").split(b"\n") if field.count(b"/") > 5]
+    assert sorted(names) == [b".", b"..", b"lost+found"]
+
+
 def test_wrong_key_is_one_line_and_leaves_the_image_untouched(disk, tmp_path):
     """A wrong key: one line on stderr, status 1, the program never runs, the image is
     byte for byte what it was."""

@@ -16,14 +16,19 @@ device request each.
 Timestamps come from the caller's ``clock()`` (the model's clock, in seconds), read once
 per operation so that everything one operation stamps carries the same time. Reads do
 not update atime (as if mounted noatime), so reading never writes. Names are ``str``
-encoded as UTF-8 (surrogateescape keeps arbitrary bytes). There are no open-file
-references here: an inode is freed when its last link goes; keeping unlinked-but-open
-files alive is the VFS's business.
+encoded as UTF-8 (surrogateescape keeps arbitrary bytes).
+
+Open inodes: ``open``/``release`` count the VFS's opens. An inode is freed when its last
+link goes, unless it is open: then it stays allocated with no link (``orphans``), still
+readable and writable, until its last release. ``drop_orphans`` frees them all when the
+file system is unmounted. (On disk an orphan is an allocated inode with no link, which
+e2fsck would clear, as after a crash of a Linux ext2 with files open.)
 """
 
 import errno
 import stat
 import struct
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -101,6 +106,8 @@ class Ext2:
         self._map = self._volume.map
         self._get = self._volume.get
         self._put = self._volume.put
+        self.opened: Counter[int] = Counter()    # inode -> opens not yet released
+        self.orphans: set[int] = set()           # open inodes whose last link went
 
     # --- lookup and metadata --------------------------------------------------------
 
@@ -327,11 +334,34 @@ class Ext2:
         """Flush everything: superblock, descriptors, inodes, data (the only durability point)."""
         self._volume.sync(self._now())
 
+    # --- open inodes ----------------------------------------------------------------------
+
+    def open(self, ino: int) -> None:
+        self._live(ino)
+        self.opened[ino] += 1
+
+    def release(self, ino: int) -> None:
+        """One open of ``ino`` less; an orphan goes with its last."""
+        self.opened[ino] -= 1
+        if self.opened[ino] > 0:
+            return
+        del self.opened[ino]
+        if ino in self.orphans:
+            self.orphans.discard(ino)
+            self._release(ino, self._get(ino), self._now())
+
+    def drop_orphans(self) -> None:
+        """Free every orphan (unmounting: nothing can reach them any more)."""
+        for ino in sorted(self.orphans):
+            del self.opened[ino]
+            self._release(ino, self._get(ino), self._now())
+        self.orphans.clear()
+
     # --- inodes -------------------------------------------------------------------------
 
     def _live(self, ino: int) -> Inode:
         inode = self._get(ino)
-        if inode.links == 0:
+        if inode.links == 0 and ino not in self.orphans:
             raise FsError(errno.ENOENT, f"inode {ino} is not in use")
         return inode
 
@@ -352,9 +382,11 @@ class Ext2:
     def _drop_link(self, ino: int, inode: Inode, now: int) -> None:
         inode.links -= 1
         inode.ctime = now
-        if inode.links == 0:
+        if inode.links == 0 and ino not in self.opened:
             self._release(ino, inode, now)
         else:
+            if inode.links == 0:
+                self.orphans.add(ino)
             self._put(ino, inode)
 
     def _release(self, ino: int, inode: Inode, now: int) -> None:

@@ -114,6 +114,38 @@ def test_link_counts(tmp_path, tree):
     assert_clean(mounted.path)
 
 
+def test_an_unlinked_open_file_lives_until_its_last_release(tmp_path, tree):
+    """Unlinked (or renamed over) while open, a file keeps its data, stays readable and
+    writable and frees nothing until its last release; then inode and blocks go, and the
+    image is clean. Unmounting frees the orphans still open."""
+    mounted = Mounted(build(tmp_path, tree))
+    fs = mounted.fs
+    big, hello = fs.lookup("/docs/big.bin"), fs.lookup("/hello.txt")
+    fs.open(big)
+    fs.open(big)
+    linked = fs.statfs()
+    fs.unlink(fs.lookup("/docs"), "big.bin")
+    assert fs.statfs().free_blocks == linked.free_blocks and fs.statfs().free_inodes == linked.free_inodes
+    assert fs.read(big, 0, 4) == bytes(range(4)) and fs.stat(big).nlink == 0
+    assert fs.write(big, 51200, b"more") == 4
+    fs.release(big)
+    assert fs.read(big, 51200, 4) == b"more"
+    fs.open(hello)
+    fs.rename(2, "empty", 2, "hello.txt")
+    assert fs.read(hello, 0, 5) == b"hello"
+    held = fs.statfs()
+    sectors = fs.stat(big).blocks + fs.stat(hello).blocks       # what must come back
+    fs.release(big)
+    refused(mounted, errno.ENOENT, fs.read, big, 0, 4)
+    fs.drop_orphans()
+    refused(mounted, errno.ENOENT, fs.read, hello, 0, 5)
+    freed = fs.statfs()
+    assert freed.free_blocks == held.free_blocks + sectors * 512 // freed.block_size
+    assert freed.free_inodes == held.free_inodes + 2
+    mounted.save()
+    assert_clean(mounted.path)
+
+
 def test_rename_replacing(tmp_path, tree):
     """rename over an existing file frees it; over an empty directory frees that; the
     same-inode case is a no-op; the kinds must match."""
