@@ -134,7 +134,7 @@ class L4App(App):
         self.submit(line)
 
     def action_toggle_run(self) -> None:
-        if self.engine.latest is not None and self.engine.latest.busy:
+        if self.engine.working:
             self.engine.stop()
         else:
             self.submit("continue")

@@ -11,10 +11,10 @@ joins at exit, so quitting during a long re-execution would hang.)
 
 Protocol, UI thread -> engine: ``submit`` queues a request (a command line, console
 input, a refresh, a script, a completion, a function to call on the model thread);
-``stop()`` interrupts the current run between two steps; ``resume()`` ends a script's
-``pause``. Engine -> UI thread: ``latest`` (the newest ``Update``, replaced whole, never
-mutated) and ``transcript`` (a deque of lines the UI drains), announced by a
-``ModelUpdated`` doorbell message.
+``stop()`` interrupts the current run between two steps (a run asked for but not started
+yet stops at its first step); ``resume()`` ends a script's ``pause``. Engine -> UI thread:
+``latest`` (the newest ``Update``, replaced whole, never mutated) and ``transcript`` (a
+deque of lines the UI drains), announced by a ``ModelUpdated`` doorbell message.
 
 Runs and coalescing: while a command runs the machine, the debugger calls
 ``interrupted()`` before every step. There, between two steps (the model is consistent), the
@@ -130,6 +130,7 @@ class Engine:
         self._requests: deque[Request] = deque()
         self._wake = threading.Event()
         self._stop = threading.Event()
+        self._stopped_upto = 0              # runs asked for up to this request id are stopped
         self._next_id = 1
         self._bell = False
         self._generation = 0
@@ -175,9 +176,16 @@ class Engine:
 
     def stop(self) -> None:
         """Interrupt the run in progress (and a playing script, even in a pause) between two
-        steps."""
+        steps; a run asked for already but not started yet stops at its first step."""
+        self._stopped_upto = self._next_id - 1
         self._stop.set()
         self._wake.set()
+
+    @property
+    def working(self) -> bool:
+        """A request is being handled (a run, a script) or waits to be: what a stop acts on."""
+        latest = self.latest
+        return latest is not None and (latest.busy or latest.done < self._next_id - 1)
 
     def resume(self) -> None:
         self.submit("resume")
@@ -230,7 +238,7 @@ class Engine:
         kind, payload = request.kind, request.payload
         try:
             if kind == "line":
-                self._line(payload)
+                self._line(payload, stopped=request.rid <= self._stopped_upto)
             elif kind == "input":
                 self.dbg.session.input(payload)
                 shown = "end of input" if payload == b"" else f"{len(payload)} bytes"
@@ -253,15 +261,17 @@ class Engine:
             self._note("error", traceback.format_exc(limit=-3).rstrip())
         self._done = max(self._done, request.rid)
 
-    def _line(self, line: str):
-        """Execute one command line; returns its ``bridge.Outcome`` (None if refused)."""
+    def _line(self, line: str, stopped: bool = False):
+        """Execute one command line; returns its ``bridge.Outcome`` (None if refused). A
+        run ``stopped`` before it started ends at its first step."""
         self._note("command", line)
         runs = bridge.command_name(line) in RUN_COMMANDS
         if runs and self._running:
             self._note("error", "a run is in progress; stop it first (Esc)")
             return None
         if runs:
-            self._stop.clear()
+            if not stopped:
+                self._stop.clear()
             self._running = True
             self._last_publish = time.monotonic()   # the first views are due after a period
         self._depth += 1

@@ -130,6 +130,19 @@ def test_continue_runs_hello_to_its_end_and_the_console_shows_its_output():
     drive(body, size=(80, 24))
 
 
+def test_c_c_stops_the_run_even_before_the_model_thread_started_it():
+    """A quick c c: the second c stops the run the first asked for, started or not yet
+    (it used to queue a second continue when the first had not shown itself busy yet)."""
+    async def body(app, pilot):
+        await command(app, pilot, "start syscall_loop 300000")
+        app.action_toggle_run()          # c, and c again before the model thread answered
+        app.action_toggle_run()
+        await settle(app, pilot)
+        assert await app.engine.call(lambda dbg: dbg.session.running()) == [2]
+        assert transcript(app).count("(l4) continue") == 1
+    drive(body, size=(80, 24))
+
+
 def test_reverse_step_goes_back_one_step_by_reexecution():
     """b (reverse-step) lands one machine step back, on the same trace prefix."""
     async def body(app, pilot):
