@@ -15,6 +15,7 @@ failure is a negative errno::
     read(ino, offset, count)             -> bytes         (short at the end of the file)
     write(ino, offset, data)             -> count         (-ENOSPC when the disk is full)
     truncate(ino, size)                  -> 0
+    chmod(ino, mode)                     -> attr          (permission bits; the type stays)
     create(dir, name, mode)              -> attr          (a regular file)
     mkdir(dir, name, mode)               -> attr
     symlink(dir, name, target)           -> attr
@@ -134,6 +135,11 @@ class FileSystem(Fragment):
     def truncate(self, ino, size):
         self.fs.truncate(ino, size)
         return 0
+
+    @fs_operation
+    def chmod(self, ino, mode):
+        self.fs.chmod(ino, mode)
+        return self._attr(ino)
 
     @fs_operation
     def create(self, directory, name, mode):

@@ -207,6 +207,13 @@ class Mounts:
             return -errno.EINVAL
         return self._port(node.mount).truncate(node.ino, size)
 
+    def _node_chmod(self, node: Node, mode: int) -> int:
+        """0 or -errno; the vfs's own nodes (pipes) take no mode."""
+        if node.mount is None:
+            return 0
+        attr = self._port(node.mount).chmod(node.ino, mode)
+        return attr if isinstance(attr, int) else 0
+
     def _node_open(self, node: Node) -> int:
         """A program opens the regular file ``node``: its file system keeps it until
         ``_node_release``, even past its last link."""

@@ -56,7 +56,8 @@ from .pager import reserve_frames
 ROOT_INO = 1
 NAME_MAX = 255
 BOOT_DIRS = (("bin", 0o755), ("tmp", 0o1777), ("dev", 0o755), ("proc/self", 0o755), ("etc", 0o755))
-DEVICES = (("console", 0x0501), ("tty", 0x0500), ("null", 0x0103))     # /dev: name, rdev
+DEVICES = (("console", 0x0501), ("tty", 0x0500), ("null", 0x0103), ("zero", 0x0105),
+           ("random", 0x0108), ("urandom", 0x0109))                    # /dev: name, rdev
 FILE_DATA = "file data"         # the data pages' secret name (see fragments.runtime.isolation)
 
 
@@ -167,6 +168,12 @@ class RamFs:
             self._cut(inode, size)
         inode.size = size
         inode.mtime = inode.ctime = self._clock()
+
+    def chmod(self, ino: int, mode: int) -> None:
+        """Set the permission bits (and setuid, setgid, sticky); the file type stays."""
+        inode = self._get(ino)
+        inode.mode = (inode.mode & ~0o7777) | (mode & 0o7777)
+        inode.ctime = self._clock()
 
     def _load(self, inode: Inode, start: int, end: int) -> bytes:
         """Bytes [start, end) of the inode's data (zeros in holes)."""

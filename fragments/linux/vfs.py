@@ -30,7 +30,8 @@ Invariants:
   binding to each file system's fragment, whatever task holds it.
 - Device files are the file systems' data (a mode and a number); the vfs serves the
   character devices of ``CHAR_DEVICES`` by number: the terminal through the `console`
-  fragment, null itself. Other device numbers open as -ENXIO.
+  fragment, null, zero and (u)random itself (random bytes from the machine's seeded RNG,
+  as getrandom's). Other device numbers open as -ENXIO.
 """
 
 from __future__ import annotations
@@ -52,7 +53,9 @@ O = OpenFlag
 PIPE_SIZE = 65536          # a pipe's capacity (Linux's default: 16 pages)
 PIPE_BUF = 4096            # writes up to this size are atomic
 MAX_FDS = 1024             # descriptors per process (the RLIMIT_NOFILE soft limit)
-CHAR_DEVICES = {0x0500: "console", 0x0501: "console", 0x0103: "null"}   # rdev -> file kind
+CHAR_DEVICES = {0x0500: "console", 0x0501: "console", 0x0103: "null", 0x0105: "zero",
+                0x0108: "random", 0x0109: "random"}     # rdev -> file kind
+DISCARDING = ("null", "zero", "random")                 # kinds whose writes go nowhere
 CONSOLE = b"/dev/console"
 
 
@@ -271,6 +274,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             "faccessat2": self.sys_faccessat, "readlink": self.sys_readlink,
             "readlinkat": self.sys_readlinkat, "poll": self.sys_poll, "ppoll": self.sys_ppoll,
             "ppoll_time64": self.sys_ppoll64, "utimensat": self.sys_utimensat,
+            "chmod": self.sys_chmod, "fchmod": self.sys_fchmod, "fchmodat": self.sys_fchmodat,
             **self.mount_handlers(),
         }
 
@@ -297,6 +301,10 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             return -errno.EISDIR
         if f.kind == "null":
             return 0
+        if f.kind == "zero":
+            return self._scatter(call, vec, bytes(total))
+        if f.kind == "random":        # the seeded RNG, as getrandom: runs repeat
+            return self._scatter(call, vec, self.runtime.machine.rng.randbytes(total))
         if f.kind == "console":
             data = self.use.console.read(total)
             if data is None:
@@ -415,7 +423,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
 
     def _writev(self, call, fd, vec):
         f = self._file(call.proc, fd)
-        if f is None or f.flags & O_ACCMODE == abi.O_RDONLY and f.kind not in ("console", "null"):
+        if f is None or f.flags & O_ACCMODE == abi.O_RDONLY and f.kind not in ("console", *DISCARDING):
             return -errno.EBADF
         data = bytearray()
         for address, length in vec:
@@ -427,7 +435,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             data += piece
         if f.kind == "console":
             return self.use.console.write(bytes(data), f.stream)
-        if f.kind == "null":
+        if f.kind in DISCARDING:
             return len(data)
         if f.kind == "pipe_w":
             if not f.pipe.readers:
@@ -865,6 +873,20 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             f = self._file(call.proc, dirfd)
             inode = -errno.EBADF if f is None else self._inode_of(f)
         return inode if isinstance(inode, int) else 0     # file systems keep their own times
+
+    def sys_chmod(self, call, path, mode, *_):
+        return self.sys_fchmodat(call, AT_FDCWD, path, mode)
+
+    def sys_fchmodat(self, call, dirfd, path_addr, mode, *_):
+        path = self._path(call, dirfd, path_addr)
+        if isinstance(path, int):
+            return path
+        inode = self.lookup(call.proc, path)
+        return inode if isinstance(inode, int) else self._node_chmod(inode, mode)
+
+    def sys_fchmod(self, call, fd, mode, *_):
+        f = self._file(call.proc, fd)
+        return -errno.EBADF if f is None else self._node_chmod(self._inode_of(f), mode)
 
     def sys_access(self, call, path, mode, *_):
         return self.sys_faccessat(call, AT_FDCWD, path, mode)

@@ -78,6 +78,19 @@ def test_a_file_removed_while_open_is_read_to_its_end_then_freed(tmp_path):
     assert sorted(names) == [b".", b"..", b"lost+found"]
 
 
+def test_chmod_on_the_mount_reaches_the_image(tmp_path):
+    """chmod through the ext2 fragment: stat in the model and debugfs on the image after
+    exit agree on the new mode, the file type kept, and e2fsck finds the image clean."""
+    image = tmp_path / "plain.img"
+    assert l4shell("disk", "create", image, "--size", "1M").returncode == 0
+    result = l4shell("run", "--disk", image, BUSYBOX, "sh", "-c",
+                     "echo x > /mnt/f; chmod 4751 /mnt/f; stat -c %a /mnt/f; mkdir /mnt/d; chmod 700 /mnt/d")
+    assert (result.returncode, result.stdout, result.stderr) == (0, b"4751\n", b"")
+    assert fsck(image).returncode == 0, fsck(image).stdout
+    assert "Mode:  04751" in debugfs(image, "stat /f").decode()
+    assert "Mode:  0700" in debugfs(image, "stat /d").decode()
+
+
 def test_wrong_key_is_one_line_and_leaves_the_image_untouched(disk, tmp_path):
     """A wrong key: one line on stderr, status 1, the program never runs, the image is
     byte for byte what it was."""

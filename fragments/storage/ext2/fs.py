@@ -201,6 +201,13 @@ class Ext2:
         inode.mtime = inode.ctime = self._now()
         self._put(ino, inode)
 
+    def chmod(self, ino: int, mode: int) -> None:
+        """Set the permission bits (and setuid, setgid, sticky); the file type stays."""
+        inode = self._live(ino)
+        inode.mode = (inode.mode & ~0o7777) | (mode & 0o7777)
+        inode.ctime = self._now()
+        self._put(ino, inode)
+
     # --- namespace ----------------------------------------------------------------------
 
     def create(self, dir_ino: int, name: str, mode: int = 0o644) -> int:
