@@ -19,6 +19,7 @@ failure is a negative errno::
     create(dir, name, mode)              -> attr          (a regular file)
     mkdir(dir, name, mode)               -> attr
     symlink(dir, name, target)           -> attr
+    link(ino, dir, name)                 -> attr          (a hard link; not to a directory)
     unlink(dir, name) / rmdir(dir, name) -> 0             (an inode goes with its last link…)
     open(ino) / release(ino)             -> 0             (…or, if the vfs holds it open, when released)
     rename(src_dir, src_name, dst_dir, dst_name) -> 0     (replaces as POSIX rename does)
@@ -152,6 +153,11 @@ class FileSystem(Fragment):
     @fs_operation
     def symlink(self, directory, name, target):
         return self._attr(self.fs.symlink(directory, _str(name), _str(target)))
+
+    @fs_operation
+    def link(self, ino, directory, name):
+        self.fs.link(ino, directory, _str(name))
+        return self._attr(ino)
 
     @fs_operation
     def unlink(self, directory, name):

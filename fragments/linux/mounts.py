@@ -269,7 +269,7 @@ class Mounts:
         return {"fsync": self.sys_fsync, "fdatasync": self.sys_fsync, "syncfs": self.sys_fsync,
                 "sync": self.sys_sync, "truncate64": self.sys_truncate64,
                 "ftruncate64": self.sys_ftruncate64, "symlink": self.sys_symlink,
-                "symlinkat": self.sys_symlinkat}
+                "symlinkat": self.sys_symlinkat, "link": self.sys_link, "linkat": self.sys_linkat}
 
     def sys_fsync(self, call, fd, *_):
         f = self._file(call.proc, fd)
@@ -311,3 +311,27 @@ class Mounts:
             return parent
         node = self._node_new(parent[0], parent[1], abi.S_IFLNK | 0o777, target)
         return node if isinstance(node, int) else 0
+
+    def sys_link(self, call, old_addr, new_addr, *_):
+        return self.sys_linkat(call, abi.AT_FDCWD, old_addr, abi.AT_FDCWD, new_addr, 0)
+
+    def sys_linkat(self, call, olddir, old_addr, newdir, new_addr, flags, *_):
+        """A hard link: the same inode under a new name, in the same mount (EXDEV else)."""
+        old, new = self._path(call, olddir, old_addr), self._path(call, newdir, new_addr)
+        for p in (old, new):
+            if isinstance(p, int):
+                return p
+        node = self.lookup(call.proc, old, follow=bool(flags & AtFlag.AT_SYMLINK_FOLLOW))
+        if isinstance(node, int):
+            return node
+        if not isinstance(self.lookup(call.proc, new, follow=False), int):
+            return -errno.EEXIST
+        parent = self._parent(call.proc, new)
+        if isinstance(parent, int):
+            return parent
+        if node.mount is None or node.mount is not parent[0].mount:
+            return -errno.EXDEV
+        if node.is_dir:
+            return -errno.EPERM
+        attr = self._port(node.mount).link(node.ino, parent[0].ino, parent[1])
+        return attr if isinstance(attr, int) else 0

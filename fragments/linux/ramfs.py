@@ -338,6 +338,20 @@ class RamFs:
                 ino = self._dir(ino).entries.get(part) or self.mkdir(ino, part, mode)
         return ino
 
+    def link(self, ino: int, dir_ino: int, name: str) -> None:
+        """Another name for an existing file that is not a directory (a hard link)."""
+        inode = self._get(ino)
+        if inode.is_dir:
+            raise FsError(errno.EPERM, "a directory cannot be hard-linked")
+        if inode.nlink == 0:
+            raise FsError(errno.ENOENT, f"inode {ino} has no name left")
+        _check_name(name)
+        directory = self._dir(dir_ino)
+        if name in directory.entries:
+            raise FsError(errno.EEXIST, name)
+        inode.nlink += 1
+        self._attach(dir_ino, name, inode, self._clock())
+
     def _add(self, dir_ino: int, name: str, mode: int) -> int:
         """A new inode named ``name`` in a directory; returns its number."""
         _check_name(name)

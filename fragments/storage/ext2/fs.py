@@ -221,6 +221,26 @@ class Ext2:
         self._add_entry(dir_ino, parent, placement, raw, ino, FILE_TYPES[stat.S_IFREG], now)
         return ino
 
+    def link(self, ino: int, dir_ino: int, name: str) -> None:
+        """Another name for an existing file that is not a directory (a hard link)."""
+        inode = self._live(ino)
+        if inode.is_dir:
+            raise FsError(errno.EPERM, "a directory cannot be hard-linked")
+        if inode.links == 0:
+            raise FsError(errno.ENOENT, f"inode {ino} has no name left")
+        if inode.links >= LINK_MAX:
+            raise FsError(errno.EMLINK, name)
+        raw = _encode_name(name, new=True)
+        parent = self._dir(dir_ino)
+        if self._find(parent, raw) is not None:
+            raise FsError(errno.EEXIST, name)
+        placement = self._placement(parent, raw)
+        now = self._now()
+        inode.links += 1
+        inode.ctime = now
+        self._put(ino, inode)
+        self._add_entry(dir_ino, parent, placement, raw, ino, FILE_TYPES[stat.S_IFMT(inode.mode)], now)
+
     def mkdir(self, dir_ino: int, name: str, mode: int = 0o755) -> int:
         """A new directory holding ``.`` and ``..``; returns its inode."""
         raw, parent, placement = self._plan_new_entry(dir_ino, name, extra_blocks=1)

@@ -181,6 +181,9 @@ SCRIPTS = [
     f"rm -rf {SCRATCH}; mkdir {SCRATCH}; cd {SCRATCH}; touch f; chmod 640 f; stat -c %a f;"
     " chmod u+x,o+r f; ls -l f | cut -c1-10; mkdir d; chmod 1777 d; stat -c %A d;"
     f" chmod 700 /no/such; echo $?; cd /; rm -r {SCRATCH}",
+    f"rm -rf {SCRATCH}; mkdir {SCRATCH}; cd {SCRATCH}; echo a > a; ln a b; cat b; stat -c %h a;"
+    " echo more >> b; cat a; ln a b; echo $?; mkdir d; ln d e; echo $?; rm a; cat b; stat -c %h b;"
+    f" ln -s b s; ln s h; stat -c %F h; ls; cd /; rm -r {SCRATCH}",
     "dd if=/dev/zero bs=512 count=3 2>/dev/null | wc -c; od -An -tx1 -N4 /dev/zero;"
     " head -c 100 /dev/urandom | wc -c; echo gone > /dev/zero; echo $?",
 ]
@@ -190,7 +193,7 @@ SCRIPTS = [
 def test_busybox_sh_matches_qemu(script):
     """Debian's busybox-static runs sh -c scripts (pipes, redirection into /tmp, loops,
     arithmetic, mkdir/ls/rm/cat/sort/head/wc, symlinks, a file read after its unlink, exit
-    codes, chmod, /dev/zero and /dev/urandom) exactly as under qemu-arm."""
+    codes, chmod, hard links, /dev/zero and /dev/urandom) exactly as under qemu-arm."""
     if not BUSYBOX.exists() or not QEMU.exists():
         pytest.skip("needs busybox-static:armhf in /tmp/bb and qemu-arm-static")
     reference = subprocess.run([QEMU, BUSYBOX, "sh", "-c", script], input=b"",
