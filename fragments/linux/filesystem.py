@@ -16,6 +16,7 @@ failure is a negative errno::
     write(ino, offset, data)             -> count         (-ENOSPC when the disk is full)
     truncate(ino, size)                  -> 0
     chmod(ino, mode)                     -> attr          (permission bits; the type stays)
+    utimes(ino, atime, mtime)            -> attr          (seconds; None keeps one)
     create(dir, name, mode)              -> attr          (a regular file)
     mkdir(dir, name, mode)               -> attr
     symlink(dir, name, target)           -> attr
@@ -140,6 +141,11 @@ class FileSystem(Fragment):
     @fs_operation
     def chmod(self, ino, mode):
         self.fs.chmod(ino, mode)
+        return self._attr(ino)
+
+    @fs_operation
+    def utimes(self, ino, atime, mtime):
+        self.fs.utimes(ino, atime, mtime)
         return self._attr(ino)
 
     @fs_operation

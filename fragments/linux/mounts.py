@@ -214,6 +214,13 @@ class Mounts:
         attr = self._port(node.mount).chmod(node.ino, mode)
         return attr if isinstance(attr, int) else 0
 
+    def _node_utimes(self, node: Node, atime: int | None, mtime: int | None) -> int:
+        """0 or -errno; the vfs's own nodes (pipes) keep no times."""
+        if node.mount is None:
+            return 0
+        attr = self._port(node.mount).utimes(node.ino, atime, mtime)
+        return attr if isinstance(attr, int) else 0
+
     def _node_open(self, node: Node) -> int:
         """A program opens the regular file ``node``: its file system keeps it until
         ``_node_release``, even past its last link."""

@@ -175,6 +175,15 @@ class RamFs:
         inode.mode = (inode.mode & ~0o7777) | (mode & 0o7777)
         inode.ctime = self._clock()
 
+    def utimes(self, ino: int, atime: int | None, mtime: int | None) -> None:
+        """Set the access and modification times (seconds; None keeps one)."""
+        inode = self._get(ino)
+        if atime is not None:
+            inode.atime = atime
+        if mtime is not None:
+            inode.mtime = mtime
+        inode.ctime = self._clock()
+
     def _load(self, inode: Inode, start: int, end: int) -> bytes:
         """Bytes [start, end) of the inode's data (zeros in holes)."""
         out = bytearray()

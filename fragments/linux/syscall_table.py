@@ -243,6 +243,7 @@ SYSCALLS: tuple[Syscall, ...] = (
     _s(403, "clock_gettime64", _P, _a("clockid", _K.CLOCK), _out("tp", "TIMESPEC64")),
     _s(407, "clock_nanosleep_time64", _P, _a("clockid", _K.CLOCK), _a("flags", _K.INT),
        _in("req", "TIMESPEC64"), _out("rem", "TIMESPEC64")),
+    _s(412, "utimensat_time64", _V, _DIRFD, _PATH, _a("times", _K.PTR), _a("flags", _K.AT_FLAGS)),
     _s(414, "ppoll_time64", _V, _a("fds", _K.PTR), _a("nfds", _K.SIZE), _in("tmo", "TIMESPEC64"),
        _in("sigmask", "SIGSET"), _a("sigsetsize", _K.SIZE)),
     _s(439, "faccessat2", _V, _DIRFD, _PATH, _a("mode", _K.ACCESS_MODE), _a("flags", _K.AT_FLAGS)),

@@ -53,6 +53,7 @@ O = OpenFlag
 PIPE_SIZE = 65536          # a pipe's capacity (Linux's default: 16 pages)
 PIPE_BUF = 4096            # writes up to this size are atomic
 MAX_FDS = 1024             # descriptors per process (the RLIMIT_NOFILE soft limit)
+UTIME_NOW, UTIME_OMIT = (1 << 30) - 1, (1 << 30) - 2     # utimensat's special nanoseconds
 CHAR_DEVICES = {0x0500: "console", 0x0501: "console", 0x0103: "null", 0x0105: "zero",
                 0x0108: "random", 0x0109: "random"}     # rdev -> file kind
 DISCARDING = ("null", "zero", "random")                 # kinds whose writes go nowhere
@@ -275,6 +276,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             "readlinkat": self.sys_readlinkat, "poll": self.sys_poll, "ppoll": self.sys_ppoll,
             "ppoll_time64": self.sys_ppoll64, "utimensat": self.sys_utimensat,
             "chmod": self.sys_chmod, "fchmod": self.sys_fchmod, "fchmodat": self.sys_fchmodat,
+            "utimensat_time64": self.sys_utimensat64,
             **self.mount_handlers(),
         }
 
@@ -868,11 +870,42 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         return self._node_rename(old, new, source, target)
 
     def sys_utimensat(self, call, dirfd, path, times, flags, *_):
+        return self._utimensat(call, dirfd, path, times, flags, abi.TIMESPEC32)
+
+    def sys_utimensat64(self, call, dirfd, path, times, flags, *_):
+        return self._utimensat(call, dirfd, path, times, flags, abi.TIMESPEC64)
+
+    def _utimensat(self, call, dirfd, path, times, flags, layout):
+        """Times from two timespecs (atime, mtime; NULL: both now), each UTIME_NOW or
+        UTIME_OMIT or seconds (the file systems keep whole seconds)."""
+        stamps = self._utimes(call, times, layout)
+        if isinstance(stamps, int):
+            return stamps
         inode = self._stat_of(call, dirfd, path, flags) if path else None
         if path == 0:
             f = self._file(call.proc, dirfd)
             inode = -errno.EBADF if f is None else self._inode_of(f)
-        return inode if isinstance(inode, int) else 0     # file systems keep their own times
+        return inode if isinstance(inode, int) else self._node_utimes(inode, *stamps)
+
+    def _utimes(self, call, times, layout) -> tuple | int:
+        """(atime, mtime) in seconds, None where UTIME_OMIT, or -errno."""
+        if not times:
+            return self.seconds(), self.seconds()
+        raw = self.use.pager.read(call.pid, times, 2 * layout.size)
+        if raw is None:
+            return -errno.EFAULT
+        stamps = []
+        for i in range(2):
+            sec, ns = layout.unpack_from(raw, i * layout.size)
+            if ns == UTIME_NOW:
+                stamps.append(self.seconds())
+            elif ns == UTIME_OMIT:
+                stamps.append(None)
+            elif not 0 <= ns < 1_000_000_000:
+                return -errno.EINVAL
+            else:
+                stamps.append(sec)
+        return tuple(stamps)
 
     def sys_chmod(self, call, path, mode, *_):
         return self.sys_fchmodat(call, AT_FDCWD, path, mode)

@@ -78,19 +78,22 @@ def test_a_file_removed_while_open_is_read_to_its_end_then_freed(tmp_path):
     assert sorted(names) == [b".", b"..", b"lost+found"]
 
 
-def test_chmod_and_hard_links_on_the_mount_reach_the_image(tmp_path):
-    """chmod and ln through the ext2 fragment: stat in the model and debugfs on the image
-    after exit agree on the new mode (the file type kept) and on two names for one inode
-    (links 2); a hard link into another mount is EXDEV; e2fsck finds the image clean."""
+def test_chmod_links_and_times_on_the_mount_reach_the_image(tmp_path):
+    """chmod, ln and touch -d through the ext2 fragment: stat in the model and debugfs on
+    the image after exit agree on the new mode (the file type kept), on two names for one
+    inode (links 2) and on the modification time; a hard link into another mount is EXDEV;
+    e2fsck finds the image clean."""
     image = tmp_path / "plain.img"
     assert l4shell("disk", "create", image, "--size", "1M").returncode == 0
     result = l4shell("run", "--disk", image, BUSYBOX, "sh", "-c",
                      "echo x > /mnt/f; chmod 4751 /mnt/f; stat -c %a /mnt/f; mkdir /mnt/d; chmod 700 /mnt/d;"
-                     " ln /mnt/f /mnt/d/g; stat -c %h /mnt/f; ln /mnt/f /tmp/g 2>/dev/null; echo $?")
+                     " ln /mnt/f /mnt/d/g; stat -c %h /mnt/f; ln /mnt/f /tmp/g 2>/dev/null; echo $?;"
+                     " touch -d '2001-02-03 04:05:06' /mnt/f")
     assert (result.returncode, result.stdout, result.stderr) == (0, b"4751\n2\n1\n", b"")
     assert fsck(image).returncode == 0, fsck(image).stdout
     f = debugfs(image, "stat /f").decode()
     assert "Mode:  04751" in f and "Links: 2" in f
+    assert "mtime: 0x3a7b8372" in f        # 2001-02-03 04:05:06 UTC, set by touch -d
     assert debugfs(image, "stat /d/g").decode().split("Generation")[0] == f.split("Generation")[0]
     assert "Mode:  0700" in debugfs(image, "stat /d").decode()
 

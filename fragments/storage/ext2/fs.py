@@ -208,6 +208,16 @@ class Ext2:
         inode.ctime = self._now()
         self._put(ino, inode)
 
+    def utimes(self, ino: int, atime: int | None, mtime: int | None) -> None:
+        """Set the access and modification times (seconds; None keeps one)."""
+        inode = self._live(ino)
+        if atime is not None:
+            inode.atime = atime & 0xFFFFFFFF
+        if mtime is not None:
+            inode.mtime = mtime & 0xFFFFFFFF
+        inode.ctime = self._now()
+        self._put(ino, inode)
+
     # --- namespace ----------------------------------------------------------------------
 
     def create(self, dir_ino: int, name: str, mode: int = 0o644) -> int:

@@ -2,6 +2,7 @@
 the output and exit status qemu-arm-static gives (demos/arm/README.md), and runs are
 deterministic."""
 
+import os
 import re
 import subprocess
 import sys
@@ -184,6 +185,9 @@ SCRIPTS = [
     f"rm -rf {SCRATCH}; mkdir {SCRATCH}; cd {SCRATCH}; echo a > a; ln a b; cat b; stat -c %h a;"
     " echo more >> b; cat a; ln a b; echo $?; mkdir d; ln d e; echo $?; rm a; cat b; stat -c %h b;"
     f" ln -s b s; ln s h; stat -c %F h; ls; cd /; rm -r {SCRATCH}",
+    f"rm -rf {SCRATCH}; mkdir {SCRATCH}; cd {SCRATCH}; touch -d '2001-02-03 04:05:06' f;"
+    " stat -c '%X %Y' f; touch -r f g; stat -c %Y g; mkdir d; touch -d '1999-12-31 23:59:59' d;"
+    f" stat -c %Y d; touch -d 'bad date' f; echo $?; cd /; rm -r {SCRATCH}",
     "dd if=/dev/zero bs=512 count=3 2>/dev/null | wc -c; od -An -tx1 -N4 /dev/zero;"
     " head -c 100 /dev/urandom | wc -c; echo gone > /dev/zero; echo $?",
 ]
@@ -193,11 +197,11 @@ SCRIPTS = [
 def test_busybox_sh_matches_qemu(script):
     """Debian's busybox-static runs sh -c scripts (pipes, redirection into /tmp, loops,
     arithmetic, mkdir/ls/rm/cat/sort/head/wc, symlinks, a file read after its unlink, exit
-    codes, chmod, hard links, /dev/zero and /dev/urandom) exactly as under qemu-arm."""
+    codes, chmod, hard links, touch -d, /dev/zero and /dev/urandom) exactly as under qemu-arm."""
     if not BUSYBOX.exists() or not QEMU.exists():
         pytest.skip("needs busybox-static:armhf in /tmp/bb and qemu-arm-static")
     reference = subprocess.run([QEMU, BUSYBOX, "sh", "-c", script], input=b"",
-                               capture_output=True, timeout=60, cwd="/")
+                               capture_output=True, timeout=60, cwd="/", env={**os.environ, "TZ": "UTC"})
     ours = run(BUSYBOX, "sh", "-c", script)
     assert ours.stdout == reference.stdout
     assert ours.returncode == reference.returncode
