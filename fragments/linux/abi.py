@@ -556,6 +556,11 @@ st_ctime u32 @88, st_ctime_nsec u32 @92, st_ino u64 @96."""
 STATX_TIMESTAMP = struct.Struct("<qIi")
 """struct statx_timestamp, 16 bytes: tv_sec s64, tv_nsec u32, __reserved s32."""
 
+STATFS64 = struct.Struct("<IIQQQQQiiIII16x")
+"""struct statfs64 as ARM EABI's kernel writes it, 84 bytes (packed: the kernel takes 84 or
+88 for its size): f_type, f_bsize, f_blocks u64, f_bfree u64, f_bavail u64, f_files u64,
+f_ffree u64, f_fsid[2], f_namelen, f_frsize, f_flags, f_spare[4]."""
+
 STATX = struct.Struct("<IIQIIIHHQQQQ" + "qIi" * 4 + "IIIIQII96x")
 """struct statx, 256 bytes: stx_mask u32 @0, stx_blksize u32 @4, stx_attributes u64 @8,
 stx_nlink u32 @16, stx_uid u32 @20, stx_gid u32 @24, stx_mode u16 @28, __spare0 u16,

@@ -39,6 +39,8 @@ from .filesystem import Attr
 SYMLOOP_MAX = 40
 ROOT = b"/"
 PROC_SELF_EXE = b"/proc/self/exe"
+PROC_MOUNTS = b"/proc/mounts"
+FS_MAGIC = {"ramfs": 0x858458F6, "ext2": 0xEF53}     # statfs's f_type
 
 
 @dataclass
@@ -52,7 +54,7 @@ class Mount:
 class Node:
     """A file the vfs holds: an inode of a mounted file system (``mount`` and its
     attributes), or one of the vfs's own (``mount`` None: a pipe, /proc/self/exe with its
-    ``target``)."""
+    ``target``, /proc/mounts with its text in ``target``)."""
 
     mount: Mount | None
     attr: Attr
@@ -141,6 +143,9 @@ class Mounts:
     def lookup(self, proc, path: bytes, follow: bool = True, hops: int = 0) -> Node | int:
         """The node at the normalized ``path`` for the process ``proc`` (a FileContext);
         a symlink at the end is followed only with ``follow``."""
+        if path == PROC_MOUNTS:
+            text = b"".join(b"%s %s %s rw 0 0\n" % (m.fs.encode(), m.point, m.fs.encode()) for m in self.mounts)
+            return self._own_node(1, abi.S_IFREG | 0o444, text)
         if path == PROC_SELF_EXE:
             if not follow:
                 return self._own_node(0, abi.S_IFLNK | 0o777, proc.exe_path)
@@ -276,7 +281,8 @@ class Mounts:
         return {"fsync": self.sys_fsync, "fdatasync": self.sys_fsync, "syncfs": self.sys_fsync,
                 "sync": self.sys_sync, "truncate64": self.sys_truncate64,
                 "ftruncate64": self.sys_ftruncate64, "symlink": self.sys_symlink,
-                "symlinkat": self.sys_symlinkat, "link": self.sys_link, "linkat": self.sys_linkat}
+                "symlinkat": self.sys_symlinkat, "link": self.sys_link, "linkat": self.sys_linkat,
+                "statfs64": self.sys_statfs64, "fstatfs64": self.sys_fstatfs64}
 
     def sys_fsync(self, call, fd, *_):
         f = self._file(call.proc, fd)
@@ -342,3 +348,26 @@ class Mounts:
             return -errno.EPERM
         attr = self._port(node.mount).link(node.ino, parent[0].ino, parent[1])
         return attr if isinstance(attr, int) else 0
+
+    def sys_statfs64(self, call, path_addr, size, buf, *_):
+        path = self._path(call, abi.AT_FDCWD, path_addr)
+        node = path if isinstance(path, int) else self.lookup(call.proc, path)
+        return node if isinstance(node, int) else self._put_statfs(call, node, size, buf)
+
+    def sys_fstatfs64(self, call, fd, size, buf, *_):
+        f = self._file(call.proc, fd)
+        return -errno.EBADF if f is None else self._put_statfs(call, f.inode, size, buf)
+
+    def _put_statfs(self, call, node: Node | None, size: int, buf: int) -> int:
+        """The statfs64 of the file system holding ``node`` (the root's for the vfs's own
+        files); the size must be the struct's, 84 or 88 as ARM EABI's kernel takes."""
+        if size not in (abi.STATFS64.size, abi.STATFS64.size + 4):
+            return -errno.EINVAL
+        mount = node.mount if node is not None and node.mount is not None else self._mount_of(b"/")
+        stat = self._port(mount).statfs()
+        if isinstance(stat, int):
+            return stat
+        block_size, blocks, free, files, free_files, name_max = stat
+        data = abi.STATFS64.pack(FS_MAGIC.get(mount.fs, 0), block_size, blocks, free, free, files, free_files,
+                                 mount.dev, 0, name_max, block_size, 0)
+        return 0 if self.use.pager.write(call.pid, buf, data) else -errno.EFAULT

@@ -211,6 +211,8 @@ SYSCALLS: tuple[Syscall, ...] = (
     _s(263, "clock_gettime", _P, _a("clockid", _K.CLOCK), _out("tp", "TIMESPEC32")),
     _s(265, "clock_nanosleep", _P, _a("clockid", _K.CLOCK), _a("flags", _K.INT), _in("req", "TIMESPEC32"),
        _out("rem", "TIMESPEC32")),
+    _s(266, "statfs64", _V, _PATH, _a("sz", _K.SIZE), _out("buf", "STATFS64")),
+    _s(267, "fstatfs64", _V, _FD, _a("sz", _K.SIZE), _out("buf", "STATFS64")),
     _s(268, "tgkill", _P, _a("tgid", _K.INT), _a("tid", _K.INT), _a("sig", _K.SIGNAL)),
     _s(322, "openat", _V, _DIRFD, _PATH, _a("flags", _K.OPEN_FLAGS), _a("mode", _K.CREAT_MODE, 2)),
     _s(323, "mkdirat", _V, _DIRFD, _PATH, _a("mode", _K.MODE)),

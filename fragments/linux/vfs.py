@@ -95,7 +95,7 @@ class Pipe:
 
 @dataclass(eq=False)
 class OpenFile:
-    kind: str                  # file | dir | pipe_r | pipe_w | console | null
+    kind: str                  # file | dir | pipe_r | pipe_w | text (made up: /proc/mounts) | a device
     flags: int
     inode: Node | None = None  # what it opened (a pipe has none)
     pipe: Pipe | None = None
@@ -303,6 +303,10 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             return -errno.EISDIR
         if f.kind == "null":
             return 0
+        if f.kind == "text":
+            data = f.inode.target[f.offset:f.offset + total]
+            f.offset += len(data)
+            return self._scatter(call, vec, data)
         if f.kind == "zero":
             return self._scatter(call, vec, bytes(total))
         if f.kind == "random":        # the seeded RNG, as getrandom: runs repeat
@@ -497,6 +501,10 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
             kind = CHAR_DEVICES.get(inode.rdev)
             if kind is None:
                 return -errno.ENXIO
+        elif inode.mount is None:       # a file the vfs makes up (/proc/mounts): read-only
+            if flags & O_ACCMODE != abi.O_RDONLY:
+                return -errno.EACCES
+            kind = "text"
         else:
             kind = "file"
             if flags & O.O_TRUNC and flags & O_ACCMODE:
@@ -518,7 +526,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
     def _seek(self, f: OpenFile, offset: int, whence: int) -> int:
         if f.kind not in ("file", "dir"):
             return -errno.ESPIPE
-        base = {0: 0, 1: f.offset, 2: self._node_size(f.inode) if f.kind == "file" else 0}.get(whence)
+        base = {0: 0, 1: f.offset, 2: self._node_size(f.inode) if f.kind in ("file", "text") else 0}.get(whence)
         if base is not None and base < 0:
             return base
         if base is None or base + offset < 0:

@@ -98,6 +98,22 @@ def test_chmod_links_and_times_on_the_mount_reach_the_image(tmp_path):
     assert "Mode:  0700" in debugfs(image, "stat /d").decode()
 
 
+def test_df_reads_the_mounts_and_the_ext2_superblock(tmp_path):
+    """busybox df: /proc/mounts lists the ramfs at / and the image at /mnt, and statfs64
+    gives the image's size and free blocks as debugfs reads them from the image after exit."""
+    image = tmp_path / "plain.img"
+    assert l4shell("disk", "create", image, "--size", "2M").returncode == 0
+    result = l4shell("run", "--disk", image, BUSYBOX, "sh", "-c",
+                     "echo hi > /mnt/f; cat /proc/mounts; df -k /mnt | tail -n 1")
+    assert result.returncode == 0 and result.stderr == b""
+    out = result.stdout.decode()
+    assert out.startswith("ramfs / ramfs rw 0 0\next2 /mnt ext2 rw 0 0\n")
+    stats = dict(line.split(":", 1) for line in debugfs(image, "stats").decode().splitlines() if ":" in line)
+    size_kib = int(stats["Block count"]) * int(stats["Block size"]) // 1024
+    free_kib = int(stats["Free blocks"]) * int(stats["Block size"]) // 1024
+    assert out.splitlines()[-1].split()[:4] == ["ext2", str(size_kib), str(size_kib - free_kib), str(free_kib)]
+
+
 def test_wrong_key_is_one_line_and_leaves_the_image_untouched(disk, tmp_path):
     """A wrong key: one line on stderr, status 1, the program never runs, the image is
     byte for byte what it was."""
