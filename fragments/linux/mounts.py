@@ -212,18 +212,12 @@ class Mounts:
             return -errno.EINVAL
         return self._port(node.mount).truncate(node.ino, size)
 
-    def _node_chmod(self, node: Node, mode: int) -> int:
-        """0 or -errno; the vfs's own nodes (pipes) take no mode."""
+    def _node_change(self, node: Node, operation: str, *args) -> int:
+        """An attribute change (``chmod`` or ``utimes`` of the interface) of ``node``: 0 or
+        -errno; the vfs's own nodes (pipes) keep no mode or times."""
         if node.mount is None:
             return 0
-        attr = self._port(node.mount).chmod(node.ino, mode)
-        return attr if isinstance(attr, int) else 0
-
-    def _node_utimes(self, node: Node, atime: int | None, mtime: int | None) -> int:
-        """0 or -errno; the vfs's own nodes (pipes) keep no times."""
-        if node.mount is None:
-            return 0
-        attr = self._port(node.mount).utimes(node.ino, atime, mtime)
+        attr = getattr(self._port(node.mount), operation)(node.ino, *args)
         return attr if isinstance(attr, int) else 0
 
     def _node_open(self, node: Node) -> int:

@@ -13,6 +13,8 @@ registers.
 from collections.abc import Callable
 from enum import IntEnum, IntFlag
 
+from kernel_model.ipc_abi import signed32
+
 from . import abi
 from .syscall_table import Arg, Kind, Ret, Syscall
 
@@ -43,24 +45,19 @@ def format_call(entry: Syscall | None, number: int, args: list[int], result: int
         return f"syscall_{number:#x}({raw}) = {_render_result(Ret.INT, result)}"
     ok = not _is_error(entry.ret, result)
     rendered = [text for arg, value in zip(entry.args, args)
-                if (text := _render_arg(arg, value, args, _signed(result) if ok else None, read_user))
+                if (text := _render_arg(arg, value, args, signed32(result) if ok else None, read_user))
                 is not None]
     return f"{entry.name}({', '.join(rendered)}) = {_render_result(entry.ret, result)}"
 
 
-def _signed(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value & 0x80000000 else value
-
-
 def _is_error(ret: Ret, result: int) -> bool:
-    return ret is not Ret.NONE and -abi.MAX_ERRNO <= _signed(result) < 0
+    return ret is not Ret.NONE and -abi.MAX_ERRNO <= signed32(result) < 0
 
 
 def _render_result(ret: Ret, result: int) -> str:
     if ret is Ret.NONE:
         return "?"
-    value = _signed(result)
+    value = signed32(result)
     if _is_error(ret, result):
         number = -value
         name = abi.ERRNO_NAMES.get(number, str(number))
@@ -79,11 +76,11 @@ def _render_arg(arg: Arg, value: int, args: list[int], done: int | None,
     value &= 0xFFFFFFFF
     kind = arg.kind
     if kind in (Kind.INT, Kind.FD):
-        return str(_signed(value))
+        return str(signed32(value))
     if kind is Kind.SIZE:
         return str(value)
     if kind is Kind.DIRFD:
-        return "AT_FDCWD" if _signed(value) == abi.AT_FDCWD else str(_signed(value))
+        return "AT_FDCWD" if signed32(value) == abi.AT_FDCWD else str(signed32(value))
     if kind is Kind.PATH:
         return _string_at(value, read_user)
     if kind is Kind.PATH_OUT:
@@ -119,7 +116,7 @@ def _render_arg(arg: Arg, value: int, args: list[int], done: int | None,
         symbols = _SYMBOLS[kind]
         if issubclass(symbols, IntFlag):
             return flags(symbols, value, _ZERO_NAMES.get(kind, "0"))
-        return _enum(symbols, _signed(value) if kind is not Kind.IOCTL_REQUEST else value)
+        return _enum(symbols, signed32(value) if kind is not Kind.IOCTL_REQUEST else value)
     return _pointer(value)  # PTR, STRUCT_IN, STRUCT_OUT
 
 

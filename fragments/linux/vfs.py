@@ -39,6 +39,8 @@ from __future__ import annotations
 import errno
 from dataclasses import dataclass, field
 
+from kernel_model.ipc_abi import signed32
+
 from fragments.runtime.fragment import Fragment, operation
 
 from . import abi
@@ -524,7 +526,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         return self._close(call.proc, fd)
 
     def _seek(self, f: OpenFile, offset: int, whence: int) -> int:
-        if f.kind not in ("file", "dir"):
+        if f.kind not in ("file", "dir", "text"):
             return -errno.ESPIPE
         base = {0: 0, 1: f.offset, 2: self._node_size(f.inode) if f.kind in ("file", "text") else 0}.get(whence)
         if base is not None and base < 0:
@@ -538,7 +540,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         f = self._file(call.proc, fd)
         if f is None:
             return -errno.EBADF
-        return self._seek(f, offset - (1 << 32) if offset & 0x80000000 else offset, whence)
+        return self._seek(f, signed32(offset), whence)
 
     def sys_llseek(self, call, fd, high, low, result, whence, *_):
         f = self._file(call.proc, fd)
@@ -638,7 +640,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
 
     # --- poll ---------------------------------------------------------------------------
     def sys_poll(self, call, fds, nfds, timeout, *_):
-        return self._poll(call, fds, nfds, timeout - (1 << 32) if timeout & 0x80000000 else timeout)
+        return self._poll(call, fds, nfds, signed32(timeout))
 
     def sys_ppoll(self, call, fds, nfds, tsp, *_):
         """ppoll: the timeout is a timespec (NULL: none); the signal mask is not applied."""
@@ -893,7 +895,7 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         if path == 0:
             f = self._file(call.proc, dirfd)
             inode = -errno.EBADF if f is None else self._inode_of(f)
-        return inode if isinstance(inode, int) else self._node_utimes(inode, *stamps)
+        return inode if isinstance(inode, int) else self._node_change(inode, "utimes", *stamps)
 
     def _utimes(self, call, times, layout) -> tuple | int:
         """(atime, mtime) in seconds, None where UTIME_OMIT, or -errno."""
@@ -923,11 +925,11 @@ class Vfs(Fragment, SyscallServer, Completions, Mounts):
         if isinstance(path, int):
             return path
         inode = self.lookup(call.proc, path)
-        return inode if isinstance(inode, int) else self._node_chmod(inode, mode)
+        return inode if isinstance(inode, int) else self._node_change(inode, "chmod", mode)
 
     def sys_fchmod(self, call, fd, mode, *_):
         f = self._file(call.proc, fd)
-        return -errno.EBADF if f is None else self._node_chmod(self._inode_of(f), mode)
+        return -errno.EBADF if f is None else self._node_change(self._inode_of(f), "chmod", mode)
 
     def sys_access(self, call, path, mode, *_):
         return self.sys_faccessat(call, AT_FDCWD, path, mode)
