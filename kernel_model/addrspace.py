@@ -132,16 +132,23 @@ class AddressSpace:
                 raise MemoryFault(at, access, True)
             page += PAGE_SIZE
 
-    def read(self, address: int, length: int, access: int = MEM_R) -> bytes:
-        offset = address & (PAGE_SIZE - 1)
-        if 0 < length <= PAGE_SIZE - offset and 0 <= address < ADDRESS_LIMIT:
-            # within one page (message registers, a word): ``check`` for one page, inlined
+    def _one_page(self, address: int, length: int, access: int):
+        """The map node of the one page holding [address, address+length) (``check`` for a
+        single page: MemoryFault if ``access`` may not touch it); None if the range is
+        empty, spans pages or leaves the address space, for the general path."""
+        if 0 < length <= PAGE_SIZE - (address & (PAGE_SIZE - 1)) and 0 <= address < ADDRESS_LIMIT:
             node = self.pages.get(address >> PAGE_SHIFT)
             if node is None:
                 raise MemoryFault(address, access, False)
             if node.rights & access != access:
                 raise MemoryFault(address, access, True)
-            return self.ram.read(node.resource, offset, length)
+            return node
+        return None
+
+    def read(self, address: int, length: int, access: int = MEM_R) -> bytes:
+        node = self._one_page(address, length, access)
+        if node is not None:
+            return self.ram.read(node.resource, address & (PAGE_SIZE - 1), length)
         self.check(address, length, access)
         out = bytearray()
         while length:
@@ -160,13 +167,9 @@ class AddressSpace:
         """Write through the frames ignoring W (the kernel writing a UTCB or a loader filling
         a read-only segment); the pages must be mapped. Only executable pages can hold
         translated code, so only their translations are dropped."""
-        offset = address & (PAGE_SIZE - 1)
-        if 0 < len(data) <= PAGE_SIZE - offset and 0 <= address < ADDRESS_LIMIT:
-            # within one page (message registers, a word): ``check`` for one page, inlined
-            node = self.pages.get(address >> PAGE_SHIFT)
-            if node is None:
-                raise MemoryFault(address, 0, False)
-            self.ram.write(node.resource, offset, data)
+        node = self._one_page(address, len(data), 0)
+        if node is not None:
+            self.ram.write(node.resource, address & (PAGE_SIZE - 1), data)
             if node.rights & MEM_X:
                 self._forget_code(address, len(data))
             return
@@ -186,25 +189,17 @@ class AddressSpace:
 
     def read_words(self, address: int, count: int, access: int = MEM_R) -> list[int]:
         """``count`` little-endian 32-bit words (message registers), as ``read``."""
-        offset = address & (PAGE_SIZE - 1)
-        if 0 < count <= (PAGE_SIZE - offset) >> 2 and 0 <= address < ADDRESS_LIMIT:
-            node = self.pages.get(address >> PAGE_SHIFT)   # within one page: no copy
-            if node is None:
-                raise MemoryFault(address, access, False)
-            if node.rights & access != access:
-                raise MemoryFault(address, access, True)
-            return self.ram.read_words(node.resource, offset, count)
+        node = self._one_page(address, 4 * count, access)
+        if node is not None:                    # within one page: unpacked in place
+            return self.ram.read_words(node.resource, address & (PAGE_SIZE - 1), count)
         raw = self.read(address, 4 * count, access)
         return [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
 
     def poke_words(self, address: int, words: list[int]) -> None:
         """Each word's low 32 bits, little-endian, as ``poke`` (the kernel writing a UTCB)."""
-        offset = address & (PAGE_SIZE - 1)
-        if 0 < len(words) <= (PAGE_SIZE - offset) >> 2 and 0 <= address < ADDRESS_LIMIT:
-            node = self.pages.get(address >> PAGE_SHIFT)   # within one page: no copy
-            if node is None:
-                raise MemoryFault(address, 0, False)
-            self.ram.write_words(node.resource, offset, words)
+        node = self._one_page(address, 4 * len(words), 0)
+        if node is not None:                    # within one page: packed in place
+            self.ram.write_words(node.resource, address & (PAGE_SIZE - 1), words)
             if node.rights & MEM_X:
                 self._forget_code(address, 4 * len(words))
             return
