@@ -14,11 +14,12 @@ it (``entry.fragment``): ``peer.syscall(pid, nr, frame)``. A serving handler ans
   holds the signal state: its handlers' ints and whole new frames (execve, sigreturn);
 - None: no reply at all (the process is gone).
 Before replying with an int, this fragment asks ``process.deliver``, which may redirect
-the frame into a signal handler or end the process. An unknown number, or a declared syscall no fragment serves, answers -ENOSYS
-and leaves a ``syscall`` trace event with ``unknown=True``. A fault that is not an svc
-ends the process (SIGSEGV for aborts, SIGILL otherwise). A syscall whose serving fragment (or
-a fragment it calls) the composition leaves out answers -ENOSYS; the runtime's ``fragment``
-event with ``mode="absent"`` records which.
+the frame into a signal handler or end the process. An unknown number, or a declared
+syscall no fragment serves, answers -ENOSYS and leaves a ``syscall`` trace event with
+``unknown=True``. A fault that is not an svc ends the process (SIGSEGV for aborts, SIGILL
+otherwise). A syscall whose serving fragment (or a fragment it calls) the composition
+leaves out answers -ENOSYS; the runtime's ``fragment`` event with ``mode="absent"``
+records which.
 """
 
 from __future__ import annotations
